@@ -1,0 +1,74 @@
+"""Gold: the analyst tables and the line-level final data, from Silver.
+
+All functions are DataFrame -> DataFrame; `lib.lake` decides where they go.
+Counts honour ``message repeated N times`` lines (they stand for N events).
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lib import features
+
+FINAL_COLUMNS = ("timestamp", "host", "process", "pid", "event_id", "event_template", "message", "user",
+                 "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type", "key_fingerprint",
+                 "outcome", "action", "preauth", "repeat_count", "source_file", "line_number", "batch_id")
+SOURCE_HOURLY = ("src", "hour", "attempts", "failures", "successes", "distinct_users", "invalid_user_attempts",
+                 "root_attempts", "events", "first_seen", "last_seen")
+
+
+def iso_utc(ts) -> F.Column:
+    """ISO 8601 in UTC, with microseconds only when there are any (as Python's isoformat)."""
+    whole = F.date_format(ts, "yyyy-MM-dd'T'HH:mm:ss")
+    frac = F.date_format(ts, ".SSSSSS")
+    return F.when(ts.isNull(), None).otherwise(
+        F.concat(whole, F.when(F.unix_micros(ts) % 1_000_000 != 0, frac).otherwise(""), F.lit("Z")))
+
+
+def sshd_events(silver: DataFrame) -> DataFrame:
+    return silver.where(F.col("category") == "sshd")
+
+
+def final_data(silver: DataFrame, anomalies: DataFrame | None = None, window_minutes: int = 60) -> DataFrame:
+    """One row per sshd line, in file order, timestamps as ISO strings.
+
+    With `anomalies` (source-window scores), each line also gets the score and flag
+    of its source's window.
+    """
+    df = sshd_events(silver)
+    cols = [iso_utc(F.col("timestamp")).alias("timestamp")] + [F.col(c) for c in FINAL_COLUMNS[1:]]
+    if anomalies is not None:
+        size = window_minutes * 60
+        keyed = features.session_sources(df).withColumn(
+            "window_start", F.timestamp_seconds(F.floor(F.unix_seconds("timestamp") / size) * size))
+        scores = anomalies.select("src", "window_start", "anomaly_score", "is_anomaly")
+        df = keyed.join(scores, ["src", "window_start"], "left")
+        cols += [F.col("anomaly_score"), F.coalesce(F.col("is_anomaly"), F.lit(False)).alias("is_anomaly")]
+    return df.orderBy("source_file", "line_number").select(*cols)
+
+
+def source_hourly(feature_rows: DataFrame) -> DataFrame:
+    """Per source per hour: the counts an analyst asks for first (from hourly features)."""
+    return (feature_rows.withColumnRenamed("window_start", "hour")
+            .select(*[F.col(c).cast("long") if c in features.NAMES else F.col(c) for c in SOURCE_HOURLY]))
+
+
+def events_hourly(silver: DataFrame) -> DataFrame:
+    """Per hour and event type: lines and the events they stand for."""
+    return (silver.where(F.col("timestamp").isNotNull())
+            .groupBy(F.date_trunc("hour", "timestamp").alias("hour"), "category", "event_id", "event_template")
+            .agg(F.count(F.lit(1)).alias("lines"),
+                 F.sum(F.coalesce(F.col("repeat_count"), F.lit(1))).alias("events")))
+
+
+def top_sources(feature_rows: DataFrame, top_n: int = 50) -> DataFrame:
+    """Sources ranked by failed logins over the whole lake."""
+    totals = (feature_rows.groupBy("src")
+              .agg(F.sum("failures").cast("long").alias("failures"),
+                   F.sum("attempts").cast("long").alias("attempts"),
+                   F.sum("successes").cast("long").alias("successes"),
+                   F.sum("invalid_user_attempts").cast("long").alias("invalid_user_attempts"),
+                   F.max("distinct_users").cast("long").alias("max_distinct_users_per_window"),
+                   F.count(F.lit(1)).alias("active_windows"),
+                   F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen")))
+    return totals.orderBy(F.desc("failures"), F.desc("attempts"), "src").limit(top_n)

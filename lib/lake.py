@@ -1,0 +1,335 @@
+"""The lake: where every table lives, and how it is written atomically.
+
+This is the only module that knows paths. Locally the lake is a directory; on
+Azure each layer is an ADLS Gen2 filesystem (container):
+``abfss://<layer>@<account>.dfs.core.windows.net/``. The layout follows the seed
+guide, so users find things where they expect them:
+
+    bronze/raw_logs/                      landed raw files
+    bronze/processed/batch_id=.../        the Bronze table
+    silver/structured_logs/batch_id=.../category=.../   parsed lines (sshd, other)
+    silver/quarantine/batch_id=.../       lines that could not be parsed, with the reason
+    silver/quality_reports/               validation reports (JSON + Markdown)
+    gold/final_data/openssh_logs_final.csv
+    gold/business_reports/<table>/        analyst tables (Parquet)
+    models/                               MLflow artifacts, training sets
+
+Commits are by rename: a writer writes into ``<table>/_staging/`` and then moves
+the finished directory into place, keeping the previous version in ``<table>/_old/``
+until the move succeeded. Spark ignores ``_``-prefixed directories, so a reader
+never sees a half-written table, and a writer killed at any point leaves the
+previous good version readable (``recover`` finishes or undoes an interrupted swap).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+LAYERS = ("bronze", "silver", "gold", "models")
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT_ENV = "LAKEHOUSE_OUTPUT"
+
+
+def default_output() -> Path:
+    """Where local runs keep the lake and the MLflow store: $LAKEHOUSE_OUTPUT or ./output of the repo."""
+    return Path(os.environ.get(OUTPUT_ENV) or REPO / "output").resolve()
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{default_output() / 'mlflow.db'}"
+
+TABLES = {
+    "raw_logs": ("bronze", "raw_logs"),
+    "bronze": ("bronze", "processed"),
+    "silver": ("silver", "structured_logs"),
+    "quarantine": ("silver", "quarantine"),
+    "quality_reports": ("silver", "quality_reports"),
+    "final_data": ("gold", "final_data"),
+    "source_hourly": ("gold", "business_reports/source_hourly"),
+    "events_hourly": ("gold", "business_reports/events_hourly"),
+    "top_sources": ("gold", "business_reports/top_sources"),
+    "features": ("gold", "business_reports/source_features"),
+    "anomalies": ("gold", "business_reports/anomalies"),
+    "monitoring": ("gold", "business_reports/model_monitoring"),
+    "scored_lines": ("gold", "final_data/scored_lines"),
+    "models": ("models", ""),
+}
+FINAL_CSV = "openssh_logs_final.csv"
+
+
+class FileSystem:
+    """The few file operations a commit needs, on the local disk or through dbutils."""
+
+    def __init__(self, dbutils=None):
+        self.dbutils = dbutils
+
+    def exists(self, path: str) -> bool:
+        if self.dbutils:
+            try:
+                self.dbutils.fs.ls(path)
+                return True
+            except Exception:  # dbutils raises a Java exception wrapper for a missing path
+                return False
+        return os.path.exists(_local(path))
+
+    def makedirs(self, path: str) -> None:
+        if self.dbutils:
+            self.dbutils.fs.mkdirs(path)
+        else:
+            os.makedirs(_local(path), exist_ok=True)
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename (atomic on a local disk and on ADLS Gen2 with a hierarchical namespace)."""
+        if self.dbutils:
+            self.dbutils.fs.mv(src, dst, recurse=True)
+        else:
+            os.makedirs(os.path.dirname(_local(dst)), exist_ok=True)
+            os.replace(_local(src), _local(dst))
+
+    def remove(self, path: str) -> None:
+        if self.dbutils:
+            self.dbutils.fs.rm(path, recurse=True)
+        elif os.path.isdir(_local(path)):
+            shutil.rmtree(_local(path))
+        elif os.path.exists(_local(path)):
+            os.remove(_local(path))
+
+    def listdir(self, path: str) -> list[str]:
+        if self.dbutils:
+            if not self.exists(path):
+                return []
+            return [f.name.rstrip("/") for f in self.dbutils.fs.ls(path)]
+        p = _local(path)
+        return sorted(os.listdir(p)) if os.path.isdir(p) else []
+
+    def write_text(self, path: str, text: str) -> None:
+        if self.dbutils:
+            self.dbutils.fs.put(path, text, overwrite=True)
+        else:
+            tmp = f"{_local(path)}.{uuid.uuid4().hex}.tmp"
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, _local(path))
+
+    def read_text(self, path: str) -> str:
+        if self.dbutils:
+            return self.dbutils.fs.head(path, 1 << 30)
+        with open(_local(path), encoding="utf-8") as f:
+            return f.read()
+
+
+def configure_abfss(spark, account: str, auth: str, secret_scope: str, dbutils) -> str:
+    """Give this Spark session access to `abfss://*@<account>.dfs.core.windows.net`. No credential in code.
+
+    * ``unity_catalog`` (recommended): the workspace's access connector (a managed
+      identity holding Storage Blob Data Contributor) backs Unity Catalog external
+      locations; nothing to set here.
+    * ``service_principal``: OAuth client credentials whose id, secret and tenant are
+      read from a Key Vault-backed secret scope (keys ``sp-client-id``,
+      ``sp-client-secret``, ``sp-tenant-id``).
+    """
+    if auth == "unity_catalog":
+        return "Unity Catalog external locations (access connector managed identity)"
+    if auth != "service_principal":
+        raise ValueError(f"unknown auth {auth!r}: use unity_catalog or service_principal")
+    if dbutils is None:
+        raise RuntimeError("service_principal auth reads its secret with dbutils.secrets: run on Databricks")
+    host = f"{account}.dfs.core.windows.net"
+    secret = lambda key: dbutils.secrets.get(scope=secret_scope, key=key)  # noqa: E731
+    spark.conf.set(f"fs.azure.account.auth.type.{host}", "OAuth")
+    spark.conf.set(f"fs.azure.account.oauth.provider.type.{host}",
+                   "org.apache.hadoop.fs.azurebfs.oauth2.ClientCredsTokenProvider")
+    spark.conf.set(f"fs.azure.account.oauth2.client.id.{host}", secret("sp-client-id"))
+    spark.conf.set(f"fs.azure.account.oauth2.client.secret.{host}", secret("sp-client-secret"))
+    spark.conf.set(f"fs.azure.account.oauth2.client.endpoint.{host}",
+                   f"https://login.microsoftonline.com/{secret('sp-tenant-id')}/oauth2/token")
+    return f"service principal from secret scope {secret_scope!r}"
+
+
+def _local(path: str) -> str:
+    return path[len("file:"):] if path.startswith("file:") else path
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths of the lake. `root` is a local directory, or None with `account` for ADLS."""
+
+    root: str | None = None
+    account: str | None = None
+    fs: FileSystem = FileSystem()
+
+    @classmethod
+    def from_params(cls, lake_root: str = "", storage_account: str = "", dbutils=None) -> "Lake":
+        if storage_account:
+            return cls(account=storage_account, fs=FileSystem(dbutils))
+        root = os.path.abspath(lake_root) if lake_root else str(default_output() / "lake")
+        return cls(root=root, fs=FileSystem(dbutils) if dbutils else FileSystem())
+
+    def layer(self, name: str) -> str:
+        if self.account:
+            return f"abfss://{name}@{self.account}.dfs.core.windows.net"
+        return str(Path(self.root) / name)
+
+    def path(self, table: str, *parts: str) -> str:
+        layer, sub = TABLES[table]
+        return "/".join(p for p in (self.layer(layer), sub, *parts) if p)
+
+    @property
+    def final_csv(self) -> str:
+        return self.path("final_data", FINAL_CSV)
+
+    def ensure(self) -> dict:
+        """Create the layout (a no-op for what exists) and say where everything is."""
+        for table in ("raw_logs", "bronze", "silver", "quarantine", "quality_reports", "final_data", "models"):
+            self.fs.makedirs(self.path(table))
+        return {t: self.path(t) for t in TABLES}
+
+    # ---- atomic commits -------------------------------------------------
+    def _private(self, table: str, kind: str, name: str) -> str:
+        """`<table>/_<kind>/<name>` for a partition, `<parent>/_<kind>/<table dir>` for a whole table."""
+        if name:
+            return self.path(table, f"_{kind}", name)
+        parent, base = self.path(table).rsplit("/", 1)
+        return f"{parent}/_{kind}/{base}"
+
+    def staging(self, table: str, name: str = "") -> str:
+        """A fresh private directory to write (partition `name` of) `table` into before commit."""
+        return f"{self._private(table, 'staging', name)}-{uuid.uuid4().hex[:12]}"
+
+    def commit(self, table: str, staged: str, name: str = "") -> str:
+        """Move `staged` into place as partition `name` of `table`, or as the whole table."""
+        target = self.path(table, name) if name else self.path(table)
+        old = self._private(table, "old", name)
+        fs = self.fs
+        if fs.exists(old):
+            fs.remove(old)
+        if fs.exists(target):
+            fs.move(target, old)
+        fs.move(staged, target)
+        fs.remove(old)
+        return target
+
+    def recover(self, table: str) -> list[str]:
+        """Finish or undo what a killed writer left: restore a moved-away version, drop staging."""
+        done = []
+        olds = [(self.path(table, n), self.path(table, "_old", n)) for n in self.fs.listdir(self.path(table, "_old"))]
+        olds.append((self.path(table), self._private(table, "old", "")))
+        for target, old in olds:
+            if self.fs.exists(old):
+                if self.fs.exists(target):
+                    self.fs.remove(old)
+                else:
+                    self.fs.move(old, target)
+                    done.append(f"restored {target}")
+        prefix = self._private(table, "staging", "")
+        stagings = [self.path(table, "_staging")]
+        parent = prefix.rsplit("/", 1)[0]
+        stagings += [f"{parent}/{n}" for n in self.fs.listdir(parent) if f"{parent}/{n}".startswith(prefix + "-")]
+        for staged in stagings:
+            if self.fs.exists(staged):
+                self.fs.remove(staged)
+                done.append(f"dropped unfinished output {staged}")
+        return done
+
+    # ---- batches and inputs -------------------------------------------------
+    def set_latest_batch(self, batch_id: str) -> None:
+        self.write_json("bronze", "_latest_batch.json", {"batch_id": batch_id})
+
+    def latest_batch(self) -> str:
+        """The batch raw_load wrote last: the default for notebooks run by hand."""
+        path = self.path("bronze", "_latest_batch.json")
+        if not self.fs.exists(path):
+            raise FileNotFoundError(f"no batch loaded yet in {self.path('bronze')}: run raw_load first")
+        return json.loads(self.fs.read_text(path))["batch_id"]
+
+    def input_paths(self, input_path: str) -> list[str]:
+        """Comma-separated files, folders or globs; relative ones are under `bronze/raw_logs/`."""
+        paths = []
+        for item in (s.strip() for s in input_path.split(",")):
+            if not item:
+                continue
+            if "://" not in item and not os.path.isabs(item):
+                item = self.path("raw_logs", item.removeprefix("raw_logs/"))
+            if not any(ch in item for ch in "*?[") and not self.fs.exists(item):
+                raise FileNotFoundError(f"input not found: {item}")
+            paths.append(item)
+        if not paths:
+            raise ValueError("no input path given")
+        return paths
+
+    def partitions(self, table: str) -> list[str]:
+        """Committed partition directories (`batch_id=...`) of a partitioned table."""
+        return [p for p in self.fs.listdir(self.path(table)) if "=" in p and not p.startswith(("_", "."))]
+
+    def has_data(self, table: str) -> bool:
+        return bool(self.partitions(table)) or any(
+            n.endswith(".parquet") for n in self.fs.listdir(self.path(table)))
+
+    def write_json(self, table: str, name: str, obj) -> str:
+        path = self.path(table, name)
+        self.fs.write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
+        return path
+
+    # ---- Spark I/O ---------------------------------------------------------
+    def write_partition(self, df, table: str, batch_id: str, partition_by: tuple = ()) -> str:
+        """Write one batch's rows as partition `batch_id=...` of `table`, replacing it atomically."""
+        name = f"batch_id={batch_id}"
+        staged = self.staging(table, name)
+        df.drop("batch_id").write.mode("overwrite").partitionBy(*partition_by).parquet(staged)
+        return self.commit(table, staged, name)
+
+    def write_table(self, df, table: str) -> str:
+        """Replace the whole (unpartitioned) `table` atomically."""
+        staged = self.staging(table)
+        df.write.mode("overwrite").parquet(staged)
+        return self.commit(table, staged)
+
+    def read_table(self, spark, table: str, batch_id: str | None = None):
+        """A table as a DataFrame (one batch of it when `batch_id` is given), or None when absent."""
+        path = self.path(table)
+        if not self.has_data(table):
+            return None
+        df = spark.read.option("basePath", path).parquet(path)
+        if batch_id is not None:
+            from pyspark.sql import functions as F
+
+            df = df.where(F.col("batch_id") == batch_id)
+        return df
+
+    def write_csv(self, df, table: str, filename: str) -> str:
+        """One CSV file with a header at `<table>/<filename>`, replaced atomically."""
+        staged = self.staging(table, filename)
+        df.coalesce(1).write.mode("overwrite").option("header", True).option("escape", '"').csv(staged)
+        parts = [n for n in self.fs.listdir(staged) if n.startswith("part-") and n.endswith(".csv")]
+        if len(parts) != 1:
+            raise RuntimeError(f"expected one CSV part in {staged}, found {parts}")
+        target = self.path(table, filename)
+        self.fs.move(f"{staged}/{parts[0]}", target)
+        self.fs.remove(staged)
+        return target
+
+    def write_parsed(self, parsed, batch_id: str) -> dict:
+        """Silver and quarantine for one batch from one pass over the parsed rows.
+
+        The rows are written once, partitioned by category; the `quarantined`
+        partition then becomes the batch's quarantine partition and the rest the
+        batch's Silver partition (`category=sshd`, `category=other`).
+        """
+        name = f"batch_id={batch_id}"
+        staged = self.staging("silver", name)
+        parsed.drop("batch_id").write.mode("overwrite").partitionBy("category").parquet(staged)
+        q_staged = self.staging("quarantine", name)
+        if self.fs.exists(f"{staged}/category=quarantined"):
+            self.fs.move(f"{staged}/category=quarantined", q_staged)
+        else:
+            from lib.silver import QUARANTINE_COLUMNS
+
+            empty = parsed.where("false").select(*[c for c in QUARANTINE_COLUMNS if c != "batch_id"])
+            empty.write.mode("overwrite").parquet(q_staged)
+        return {"quarantine": self.commit("quarantine", q_staged, name),
+                "silver": self.commit("silver", staged, name)}

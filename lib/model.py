@@ -1,0 +1,436 @@
+"""Anomaly detection on source-windows: model, explanations, evaluation, MLflow.
+
+* The model is a scikit-learn Pipeline (log1p -> StandardScaler -> IsolationForest)
+  over `features.MODEL_FEATURES`. Its alarm threshold is the `1 - contamination`
+  quantile of the anomaly scores on the training set (or a fixed score).
+* Each scored window carries an explanation: the features that sit furthest above
+  the benign profile (median and spread, in log space, of the training windows the
+  model itself calls normal).
+* `evaluate` measures it on a labeled set beside a fail2ban-style rule.
+* MLflow: the model is logged as a pyfunc (the sklearn pipeline inside is stored with
+  cloudpickle) that takes a feature frame and returns score, flag and explanation;
+  versions of ``ssh-anomaly-model`` move between the aliases ``challenger`` and
+  ``champion`` (registry stages are deprecated).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lib import features
+from lib.synth import ATTACK_KINDS
+
+MODEL_NAME = "ssh-anomaly-model"
+EXPERIMENT = "ssh-anomaly-detection"
+CHAMPION, CHALLENGER = "champion", "challenger"
+EXPLAIN_TOP = 3
+
+
+# ------------------------------------------------------------------ model
+def make_pipeline(n_estimators: int = 200, seed: int = 42):
+    from sklearn.ensemble import IsolationForest
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    return Pipeline([
+        ("log1p", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+        ("scale", StandardScaler()),
+        ("forest", IsolationForest(n_estimators=n_estimators, random_state=seed, n_jobs=1)),
+    ])
+
+
+@dataclass
+class AnomalyModel:
+    pipeline: object
+    threshold: float
+    profile: dict = field(default_factory=dict)   # feature -> (median, scale) of log1p values
+    features: tuple = features.MODEL_FEATURES
+
+    def matrix(self, df: pd.DataFrame) -> pd.DataFrame:
+        missing = [f for f in self.features if f not in df.columns]
+        if missing:
+            raise ValueError(f"feature frame lacks {missing}")
+        return df[list(self.features)].astype(float).clip(lower=0)
+
+    def score(self, df: pd.DataFrame) -> np.ndarray:
+        """Anomaly score in (0, 1]: higher is more anomalous (IsolationForest's, negated)."""
+        if len(df) == 0:
+            return np.zeros(0)
+        return -self.pipeline.score_samples(self.matrix(df))
+
+    def explain(self, df: pd.DataFrame, top: int = EXPLAIN_TOP) -> list[str]:
+        """Per row, the `top` features furthest above the benign profile, as text."""
+        if len(df) == 0:
+            return []
+        x = np.log1p(self.matrix(df).to_numpy())
+        med = np.array([self.profile[f][0] for f in self.features])
+        scale = np.array([self.profile[f][1] for f in self.features])
+        z = (x - med) / scale
+        raw = self.matrix(df).to_numpy()
+        out = []
+        for i in range(len(df)):
+            order = [j for j in np.argsort(-z[i]) if z[i, j] > 1][:top]
+            out.append("; ".join(f"{self.features[j]}={_fmt(raw[i, j])} (typical {_fmt(math.expm1(med[j]))}, "
+                                 f"{z[i, j]:+.1f}σ)" for j in order) or "no feature above the benign profile")
+        return out
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        scores = self.score(df)
+        return pd.DataFrame({"anomaly_score": scores, "is_anomaly": scores >= self.threshold,
+                             "explanation": self.explain(df)}, index=df.index)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 100 else f"{v:.2f}"
+
+
+def fit(train: pd.DataFrame, contamination: float = 0.05, n_estimators: int = 200, seed: int = 42,
+        score_threshold: float = 0.0) -> AnomalyModel:
+    """Fit on training source-windows; set the alarm threshold and the benign profile."""
+    if len(train) < 10:
+        raise ValueError(f"need at least 10 training windows, got {len(train)}")
+    model = AnomalyModel(make_pipeline(n_estimators, seed), threshold=0.0)
+    model.pipeline.fit(model.matrix(train))
+    scores = model.score(train)
+    model.threshold = float(score_threshold) if score_threshold > 0 else float(np.quantile(scores, 1 - contamination))
+    normal = np.log1p(model.matrix(train)[scores < model.threshold].to_numpy())
+    q1, med, q3 = np.percentile(normal, [25, 50, 75], axis=0)
+    spread = np.maximum((q3 - q1) / 1.349, np.std(normal, axis=0))
+    model.profile = {f: (float(med[j]), float(max(spread[j], 0.25))) for j, f in enumerate(model.features)}
+    return model
+
+
+# ------------------------------------------------------------- evaluation
+def unit_labels(rows: pd.DataFrame, labels: list[dict], window_minutes: int) -> pd.Series:
+    """Attack kind of each source-window ('benign' when no attack session overlaps it)."""
+    size = pd.Timedelta(minutes=window_minutes)
+    by_src: dict[str, list] = {}
+    for lab in labels:
+        by_src.setdefault(lab["src_ip"], []).append(
+            (pd.Timestamp(lab["start"]), pd.Timestamp(lab["end"]), lab["kind"]))
+    out = []
+    for src, start in zip(rows["src"], pd.to_datetime(rows["window_start"], utc=True)):
+        kind = "benign"
+        for s, e, k in by_src.get(src, ()):
+            if s < start + size and e >= start:
+                kind = k
+                break
+        out.append(kind)
+    return pd.Series(out, index=rows.index, name="label")
+
+
+def fail2ban_units(events: list[dict], window_minutes: int, maxretry: int = 5, findtime: int = 600) -> set:
+    """Source-windows in which a fail2ban rule (maxretry failures within findtime s) fires."""
+    times: dict[str, list[float]] = {}
+    for e in features.python_sources([e for e in events if e.get("category") == "sshd"]):
+        if e.get("action") == "auth_failure" and e["src"] and e["timestamp"]:
+            t = e["timestamp"].timestamp()
+            times.setdefault(e["src"], []).extend([t] * min(e["repeat_count"], features.MAX_EXPANSION))
+    size = window_minutes * 60
+    fired = set()
+    for src, ts in times.items():
+        ts.sort()
+        for i in range(maxretry - 1, len(ts)):
+            if ts[i] - ts[i - maxretry + 1] <= findtime:
+                fired.add((src, math.floor(ts[i] / size) * size))
+    return fired
+
+
+def evaluate(rows: pd.DataFrame, scored: pd.DataFrame, rule_units: set, window_minutes: int) -> dict:
+    """Model and rule on the same labeled source-windows: overall and per attack kind."""
+    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    y = (rows["label"] != "benign").to_numpy()
+    flag = scored["is_anomaly"].to_numpy()
+    starts = pd.to_datetime(rows["window_start"], utc=True).astype("int64") // 10**9
+    rule = np.array([(s, w) in rule_units for s, w in zip(rows["src"], starts)])
+    metrics = {
+        "precision": precision_score(y, flag, zero_division=0), "recall": recall_score(y, flag, zero_division=0),
+        "f1": f1_score(y, flag, zero_division=0),
+        "roc_auc": roc_auc_score(y, scored["anomaly_score"]) if 0 < y.sum() < len(y) else float("nan"),
+        "pr_auc": average_precision_score(y, scored["anomaly_score"]) if y.any() else float("nan"),
+        "rule_precision": precision_score(y, rule, zero_division=0), "rule_recall": recall_score(y, rule, zero_division=0),
+        "rule_f1": f1_score(y, rule, zero_division=0),
+        "eval_windows": int(len(y)), "eval_attack_windows": int(y.sum()),
+        "false_positive_rate": float(flag[~y].mean()) if (~y).any() else 0.0,
+    }
+    table = []
+    for kind in ATTACK_KINDS:
+        sel = (rows["label"] == kind).to_numpy()
+        if sel.any():
+            table.append({"kind": kind, "windows": int(sel.sum()), "model_recall": float(flag[sel].mean()),
+                          "rule_recall": float(rule[sel].mean())})
+            metrics[f"recall_{kind}"] = float(flag[sel].mean())
+            metrics[f"rule_recall_{kind}"] = float(rule[sel].mean())
+    metrics["per_kind"] = table
+    return metrics
+
+
+# Promotion gate: the validation notebook checks the champion against the same numbers.
+DEFAULT_GATE = {"min_pr_auc": 0.90, "min_recall_brute_force": 0.95}
+
+
+def gate_failures(metrics: dict, gate: dict) -> list[str]:
+    """Why `metrics` may not be champion (empty when they may)."""
+    out = []
+    if not metrics.get("pr_auc", 0) >= gate["min_pr_auc"]:
+        out.append(f"PR-AUC {metrics.get('pr_auc', float('nan')):.3f} < {gate['min_pr_auc']}")
+    if not metrics.get("recall_brute_force", 0) >= gate["min_recall_brute_force"]:
+        out.append(f"brute-force recall {metrics.get('recall_brute_force', float('nan')):.3f} "
+                   f"< {gate['min_recall_brute_force']}")
+    for kind in ("low_and_slow", "spraying"):
+        m, r = metrics.get(f"recall_{kind}"), metrics.get(f"rule_recall_{kind}")
+        if m is not None and r is not None and not m > r:
+            out.append(f"{kind} recall {m:.3f} is not above the fail2ban rule's {r:.3f}")
+    return out
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of `actual` against `expected` (quantile bins of expected)."""
+    expected, actual = np.log1p(np.asarray(expected, float)), np.log1p(np.asarray(actual, float))
+    if len(expected) == 0 or len(actual) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
+    edges[0], edges[-1] = -np.inf, np.inf
+    e = np.histogram(expected, edges)[0] / len(expected)
+    a = np.histogram(actual, edges)[0] / len(actual)
+    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+# ------------------------------------------------------------------ MLflow
+def _pyfunc_class():
+    import mlflow.pyfunc
+
+    class SshAnomalyModel(mlflow.pyfunc.PythonModel):
+        """Feature frame in; anomaly_score, is_anomaly and explanation out."""
+
+        def load_context(self, context):
+            import mlflow.sklearn
+
+            with open(context.artifacts["model_config"], encoding="utf-8") as f:
+                cfg = json.load(f)
+            self.model = AnomalyModel(mlflow.sklearn.load_model(context.artifacts["pipeline"]),
+                                      threshold=cfg["threshold"], profile=cfg["profile"],
+                                      features=tuple(cfg["features"]))
+
+        def predict(self, context, model_input, params=None):
+            return self.model.predict(pd.DataFrame(model_input))
+
+    return SshAnomalyModel
+
+
+def setup_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str = EXPERIMENT):
+    import mlflow
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        client.create_experiment(experiment, artifact_location=artifact_root)
+    mlflow.set_experiment(experiment)
+    return client
+
+
+def log_model(model: AnomalyModel, example: pd.DataFrame, model_name: str = MODEL_NAME):
+    """Log `model` to the active run as a pyfunc and register a new version of `model_name`."""
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import infer_signature
+
+    lib_dir = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe_dir = os.path.join(tmp, "pipeline")
+        mlflow.sklearn.save_model(model.pipeline, pipe_dir, serialization_format="cloudpickle")
+        cfg_path = os.path.join(tmp, "model_config.json")
+        with open(cfg_path, "w", encoding="utf-8") as f:
+            json.dump({"threshold": model.threshold, "profile": model.profile, "features": list(model.features)}, f)
+        example = example[list(model.features)].astype(float).head(5)
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=_pyfunc_class()(), artifacts={"pipeline": pipe_dir, "model_config": cfg_path},
+            code_paths=[lib_dir], input_example=example, signature=infer_signature(example, model.predict(example)),
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}",
+                              f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
+            registered_model_name=model_name)
+    return info
+
+
+def alias_version(client, model_name: str, alias: str):
+    """The model version behind `alias`, or None."""
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except Exception as exc:  # the registry raises RestException/MlflowException when unset
+        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower() or "RESOURCE_DOES_NOT_EXIST" in str(exc):
+            return None
+        raise
+
+
+def load_alias(model_name: str, alias: str):
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
+
+
+# ------------------------------------------------------------ labeled sets
+def synthetic_windows(lines: int, seed: int, window_minutes: int = 60, burst_minutes: int = 10):
+    """A generated log as (source-window feature rows with labels, parsed events, session labels).
+
+    Parsed and aggregated in Python: `features.python_features` equals the Spark
+    aggregation value for value (tests/test_features.py), and a labeled set of this
+    size needs no cluster.
+    """
+    from lib import parser, synth
+
+    log, labels = synth.generate(lines, seed)
+    year = synth.DEFAULT_START.year
+    events = [dict(e, source_file=f"synthetic-{seed}") for e in parser.parse_lines(log, year=year)]
+    rows = pd.DataFrame(features.python_features(events, window_minutes, burst_minutes))
+    rows["label"] = unit_labels(rows, labels, window_minutes)
+    return rows, events, labels
+
+
+# ---------------------------------------------------- training life cycle
+def training_fingerprint(config: dict) -> str:
+    """Identifies a training: its configuration and the code that shapes the model.
+
+    Training is deterministic (seeded generator and forest), so an equal fingerprint
+    means an identical model: re-running a batch reuses the registered version
+    instead of registering a duplicate.
+    """
+    import hashlib
+
+    h = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode())
+    lib_dir = os.path.dirname(os.path.abspath(__file__))
+    for name in ("features.py", "model.py", "synth.py", "templates.py", "parser.py"):
+        with open(os.path.join(lib_dir, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def find_version(client, model_name: str, fingerprint: str):
+    """The registered version trained with `fingerprint`, if any."""
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except Exception:  # no such registered model yet
+        return None
+    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        if (v.tags or {}).get("training_fingerprint") == fingerprint:
+            return v
+    return None
+
+
+def run_metrics(client, version) -> dict:
+    """Metrics logged by the training run of a model version (per-kind recalls included)."""
+    return dict(client.get_run(version.run_id).data.metrics) if version and version.run_id else {}
+
+
+def compare_with_champion(client, model_name: str, eval_rows: pd.DataFrame, new_pr_auc: float) -> dict:
+    """The current champion's PR-AUC on the same evaluation set, and whether the new model is as good."""
+    from sklearn.metrics import average_precision_score
+
+    champ = alias_version(client, model_name, CHAMPION)
+    if champ is None:
+        return {"champion_version": None, "champion_pr_auc": None, "as_good_as_champion": True}
+    try:
+        scores = load_alias(model_name, CHAMPION).predict(eval_rows[list(features.MODEL_FEATURES)])["anomaly_score"]
+        champ_pr = float(average_precision_score(eval_rows["label"] != "benign", scores))
+    except Exception as exc:  # a champion from older code that cannot score today's features
+        return {"champion_version": champ.version, "champion_pr_auc": None, "as_good_as_champion": True,
+                "champion_error": f"{type(exc).__name__}: {exc}"}
+    return {"champion_version": champ.version, "champion_pr_auc": champ_pr,
+            "as_good_as_champion": new_pr_auc >= champ_pr - 1e-9}
+
+
+def monitoring_row(batch_id: str, version: str, train: pd.DataFrame, scored_rows: pd.DataFrame,
+                   predictions: pd.DataFrame, previous_rate: float | None) -> dict:
+    """Prediction count, anomaly rate, its change since the previous batch, PSI per feature."""
+    rate = float(predictions["is_anomaly"].mean()) if len(predictions) else 0.0
+    return {"batch_id": batch_id, "model_version": str(version), "predictions": int(len(predictions)),
+            "anomalies": int(predictions["is_anomaly"].sum()) if len(predictions) else 0,
+            "anomaly_rate": rate,
+            "anomaly_rate_jump": None if previous_rate is None else rate - previous_rate,
+            "psi": {f: psi(train[f], scored_rows[f]) for f in features.MODEL_FEATURES}}
+
+
+MONITORING_SCHEMA = ("model_version string, predictions long, anomalies long, anomaly_rate double, "
+                     "anomaly_rate_jump double, psi_json string, run_ts timestamp")
+
+
+def monitoring_record(monitor: dict, run_ts) -> pd.DataFrame:
+    """`monitoring_row` as the gold monitoring table stores it (one row; PSI as JSON)."""
+    jump = monitor["anomaly_rate_jump"]
+    return pd.DataFrame([{"model_version": monitor["model_version"], "predictions": monitor["predictions"],
+                          "anomalies": monitor["anomalies"], "anomaly_rate": monitor["anomaly_rate"],
+                          "anomaly_rate_jump": float("nan") if jump is None else jump,
+                          "psi_json": json.dumps(monitor["psi"]), "run_ts": run_ts}])
+
+
+def monitoring_from_record(record: dict) -> dict:
+    jump = record.get("anomaly_rate_jump")
+    return {**record, "psi": json.loads(record["psi_json"]),
+            "anomaly_rate_jump": None if jump is None or (isinstance(jump, float) and math.isnan(jump)) else jump}
+
+
+ANOMALIES_SCHEMA = ("src string, window_start timestamp, window_minutes int, anomaly_score double, "
+                    "is_anomaly boolean, explanation string, model_version string")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_histogram(eval_rows: pd.DataFrame, eval_scores: pd.DataFrame, threshold: float):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    benign = (eval_rows["label"] == "benign").to_numpy()
+    ax.hist(eval_scores["anomaly_score"][benign], bins=40, alpha=0.6, label="benign windows")
+    ax.hist(eval_scores["anomaly_score"][~benign], bins=40, alpha=0.6, label="attack windows")
+    ax.axvline(threshold, color="k", linestyle="--", label="alarm threshold")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("source-windows")
+    ax.set_title("Evaluation set: anomaly scores")
+    ax.legend()
+    return fig
+
+
+def anomalies_over_time(rows: pd.DataFrame, predictions: pd.DataFrame):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    if len(rows):
+        flagged = rows.loc[predictions["is_anomaly"].to_numpy()]
+        per_hour = flagged.groupby(pd.to_datetime(flagged["window_start"]).dt.floor("h")).size()
+        ax.bar(per_hour.index, per_hour.to_numpy(), width=0.03)
+    ax.set_ylabel("anomalous source-windows")
+    ax.set_title("Lake: anomalies over time")
+    fig.autofmt_xdate()
+    return fig
+
+
+def recall_by_kind(per_kind: pd.DataFrame):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = np.arange(len(per_kind))
+    ax.bar(x - 0.2, per_kind["model_recall"], 0.4, label="model")
+    ax.bar(x + 0.2, per_kind["rule_recall"], 0.4, label="fail2ban rule (5 failures / 10 min)")
+    ax.set_xticks(x, per_kind["kind"])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("recall")
+    ax.set_title("Recall per attack kind, evaluation set")
+    ax.legend()
+    return fig

@@ -1,0 +1,60 @@
+"""Notebook parameters and results, the same way on Databricks and under papermill.
+
+A notebook's first code cell (tagged ``parameters``) assigns each parameter its
+default. Under papermill, an injected cell after it overrides them. On Databricks
+there is no injection: `notebook_params` creates a text widget per parameter with
+that default, so ADF ``baseParameters`` and job parameters (which fill widgets of
+the same name) take effect. Values come back with the type of the default.
+
+`notebook_exit` ends a notebook with a JSON result: ``dbutils.notebook.exit`` on
+Databricks (ADF reads it as ``@activity('x').output.runOutput``), a file the local
+runner reads otherwise.
+"""
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+
+EXIT_FILE_ENV = "NOTEBOOK_EXIT_FILE"
+_SIMPLE = (str, int, float, bool)
+
+
+def parameter_names(namespace: dict) -> list[str]:
+    """Names the parameters cell defined: public globals of simple types, in order."""
+    return [k for k, v in namespace.items()
+            if not k.startswith("_") and type(v) in _SIMPLE and k not in ("In", "Out")]
+
+
+def _cast(value: str, default):
+    if isinstance(default, bool):
+        if value.strip().lower() in ("true", "1", "yes"):
+            return True
+        if value.strip().lower() in ("false", "0", "no", ""):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return type(default)(value) if value != "" or isinstance(default, str) else default
+
+
+def notebook_params(namespace: dict) -> SimpleNamespace:
+    """The notebook's parameters, read from widgets on Databricks, as given elsewhere."""
+    names = parameter_names(namespace)
+    values = {k: namespace[k] for k in names}
+    dbutils = namespace.get("dbutils")
+    if dbutils is not None:
+        for k, default in values.items():
+            dbutils.widgets.text(k, str(default).lower() if isinstance(default, bool) else str(default))
+            values[k] = _cast(dbutils.widgets.get(k), default)
+    return SimpleNamespace(**values)
+
+
+def notebook_exit(result: dict, namespace: dict | None = None) -> None:
+    """Hand `result` to the orchestrator and end the notebook."""
+    text = json.dumps(result, default=str, sort_keys=True)
+    dbutils = (namespace or {}).get("dbutils")
+    if dbutils is not None:
+        dbutils.notebook.exit(text)
+    path = os.environ.get(EXIT_FILE_ENV)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)

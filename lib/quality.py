@@ -1,0 +1,185 @@
+"""The quality gate: expectations over the lake for one batch, and the report.
+
+Each check is a named comparison with the numbers behind it. `run_checks` returns
+all of them (it never stops at the first failure); `QualityError` lists every
+failed check when the gate is closed. Checks of severity ``warn`` are reported but
+do not close the gate (drift against a synthetic training set is expected on
+real logs; make it an error with ``fail_on_drift``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lib import templates
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+    severity: str = "error"
+
+    @property
+    def failed(self) -> bool:
+        return not self.passed and self.severity == "error"
+
+
+class QualityError(RuntimeError):
+    def __init__(self, failed: list[Check]):
+        self.failed = failed
+        super().__init__("validation failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+def _count_if(cond):
+    return F.count(F.when(cond, 1))
+
+
+def _schema_check(name: str, df: DataFrame | None, expected: dict) -> Check:
+    if df is None:
+        return Check(f"schema: {name}", False, "table is missing")
+    actual = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    wrong = {c: (actual.get(c), t) for c, t in expected.items() if actual.get(c) != t}
+    return Check(f"schema: {name}", not wrong,
+                 "as expected" if not wrong else ", ".join(f"{c} is {a} not {t}" for c, (a, t) in wrong.items()))
+
+
+BRONZE_SCHEMA = {"source_file": "string", "line_number": "bigint", "line": "string", "ingest_ts": "timestamp",
+                 "batch_id": "string"}
+SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "timestamp": "timestamp",
+                 "host": "string", "process": "string", "pid": "int", "category": "string", "event_id": "string",
+                 "event_template": "string", "message": "string", "user": "string", "invalid_user": "boolean",
+                 "src_ip": "string", "src_host": "string", "src_port": "int", "auth_method": "string",
+                 "outcome": "string", "action": "string", "preauth": "boolean", "repeat_count": "int"}
+QUARANTINE_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "reason": "string"}
+
+
+def run_checks(*, bronze_df: DataFrame | None, silver_df: DataFrame | None, quarantine_df: DataFrame | None,
+               all_silver: DataFrame | None, feature_rows: DataFrame | None, events_hourly: DataFrame | None,
+               final_rows: int | None, model_metrics: dict | None, gate_failures: list[str] | None,
+               monitoring: dict | None, thresholds: dict) -> list[Check]:
+    """All checks for one batch. `*_df` are the batch's rows; `all_silver` the whole table."""
+    checks = [_schema_check("bronze", bronze_df, BRONZE_SCHEMA),
+              _schema_check("silver", silver_df, SILVER_SCHEMA),
+              _schema_check("quarantine", quarantine_df, QUARANTINE_SCHEMA)]
+    if bronze_df is None or silver_df is None or quarantine_df is None:
+        return checks
+
+    keys = ("source_file", "line_number")
+    b = bronze_df.agg(F.count(F.lit(1)).alias("n"),
+                      F.count_distinct(*keys).alias("distinct"),
+                      _count_if(F.col("source_file").isNull() | F.col("line_number").isNull()).alias("null_keys")).first()
+    s = silver_df.agg(
+        F.count(F.lit(1)).alias("n"),
+        _count_if(F.col("timestamp").isNull()).alias("null_ts"),
+        F.min("timestamp").alias("min_ts"), F.max("timestamp").alias("max_ts"),
+        _count_if((F.col("category") == "sshd") & F.col("event_id").isNull()).alias("unknown"),
+        F.count_distinct(F.when((F.col("category") == "sshd") & F.col("event_id").isNull(),
+                                F.col("event_template"))).alias("unknown_templates"),
+        _count_if(F.col("event_id").isNotNull()
+                     & ~F.col("event_id").isin(list(templates.BY_ID))).alias("bad_ids"),
+        _count_if(F.col("event_template").isNull()).alias("null_templates"),
+    ).first()
+    q = quarantine_df.agg(F.count(F.lit(1)).alias("n"),
+                          _count_if(F.col("reason").isNull()).alias("no_reason")).first()
+    both = silver_df.select(*keys).unionByName(quarantine_df.select(*keys))
+    dup = both.groupBy(*keys).count().where(F.col("count") > 1).count()
+
+    checks += [
+        Check("bronze is not empty", b["n"] > 0, f"{b['n']} rows"),
+        Check("bronze keys are not null", b["null_keys"] == 0, f"{b['null_keys']} rows without source_file/line_number"),
+        Check("bronze (source_file, line_number) is unique", b["distinct"] == b["n"],
+              f"{b['n'] - b['distinct']} duplicates"),
+        Check("every line accounted for: bronze = silver + quarantine", b["n"] == s["n"] + q["n"],
+              f"bronze {b['n']} vs silver {s['n']} + quarantine {q['n']} = {s['n'] + q['n']}"),
+        Check("silver + quarantine (source_file, line_number) is unique", dup == 0, f"{dup} duplicated keys"),
+        Check("silver is not empty", s["n"] > 0, f"{s['n']} rows"),
+        Check("silver timestamps are not null", s["null_ts"] == 0, f"{s['null_ts']} rows without timestamp"),
+        Check("quarantined lines have a reason", q["no_reason"] == 0, f"{q['no_reason']} without reason"),
+        Check("event ids are in the catalog", s["bad_ids"] == 0, f"{s['bad_ids']} unknown ids"),
+        Check("unmatched lines carry a masked template", s["null_templates"] == 0,
+              f"{s['null_templates']} rows without template"),
+    ]
+    lo, hi = thresholds["min_timestamp"], thresholds["max_timestamp"]
+    in_range = s["min_ts"] is None or (s["min_ts"] >= lo and s["max_ts"] <= hi)
+    checks.append(Check("timestamps in plausible range", in_range,
+                        f"{s['min_ts']} .. {s['max_ts']} within {lo:%Y-%m-%d} .. {hi:%Y-%m-%d}"))
+    ratio = q["n"] / b["n"] if b["n"] else 0.0
+    checks.append(Check("quarantined share under threshold", ratio <= thresholds["max_quarantine_ratio"],
+                        f"{q['n']} of {b['n']} lines ({ratio:.2%}) > allowed {thresholds['max_quarantine_ratio']:.2%}"
+                        if ratio > thresholds["max_quarantine_ratio"] else f"{q['n']} of {b['n']} lines ({ratio:.2%})"))
+    checks.append(Check("distinct unknown sshd templates under threshold",
+                        s["unknown_templates"] <= thresholds["max_unknown_templates"],
+                        f"{s['unknown_templates']} distinct ({s['unknown']} lines); allowed "
+                        f"{thresholds['max_unknown_templates']}"))
+
+    if all_silver is not None:
+        sshd = all_silver.where(F.col("category") == "sshd")
+        tot = sshd.agg(F.count(F.lit(1)).alias("lines"), F.sum("repeat_count").alias("events")).first()
+        tot_events = tot["events"] or 0
+        if events_hourly is not None:
+            eh = events_hourly.where(F.col("category") == "sshd").agg(F.sum("events").alias("e")).first()["e"] or 0
+            checks.append(Check("gold events_hourly = silver events (repeats counted)", eh == tot_events,
+                                f"gold {eh} vs silver {tot_events}"))
+        if feature_rows is not None:
+            from lib.features import session_sources
+
+            with_src = session_sources(sshd).where(F.col("src").isNotNull())
+            expected = with_src.agg(F.sum("repeat_count")).first()[0] or 0
+            got = feature_rows.agg(F.sum("events")).first()[0] or 0
+            checks.append(Check("gold source features = silver events with a source", int(got) == expected,
+                                f"gold {int(got)} vs silver {expected}"))
+        if final_rows is not None:
+            checks.append(Check("final CSV rows = silver sshd rows", final_rows == tot["lines"],
+                                f"CSV {final_rows} vs silver {tot['lines']}"))
+
+    if model_metrics is not None:
+        checks.append(Check("champion model passes the promotion gate", not gate_failures,
+                            "; ".join(gate_failures) if gate_failures else
+                            f"PR-AUC {model_metrics.get('pr_auc', float('nan')):.3f}, brute-force recall "
+                            f"{model_metrics.get('recall_brute_force', float('nan')):.3f}"))
+    if monitoring:
+        sev = "error" if thresholds.get("fail_on_drift") else "warn"
+        jump = monitoring.get("anomaly_rate_jump")
+        if jump is not None:
+            checks.append(Check("anomaly rate stable", jump <= thresholds["max_anomaly_rate_jump"],
+                                f"rate {monitoring['anomaly_rate']:.3f}, change {jump:+.3f} (allowed "
+                                f"±{thresholds['max_anomaly_rate_jump']})", sev))
+        drifted = {k: v for k, v in monitoring.get("psi", {}).items() if v > thresholds["max_psi"]}
+        checks.append(Check("feature drift under threshold", not drifted,
+                            ("PSI " + ", ".join(f"{k}={v:.2f}" for k, v in sorted(drifted.items()))
+                             + f" > {thresholds['max_psi']}") if drifted else "all PSI within bounds", sev))
+    return checks
+
+
+def default_thresholds(year: int, **overrides) -> dict:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return {"min_timestamp": datetime(min(year, now.year) - 30, 1, 1),
+            "max_timestamp": max(datetime(year + 2, 1, 1), now + timedelta(days=1)),
+            "max_quarantine_ratio": 0.05, "max_unknown_templates": 20, "max_psi": 0.25,
+            "max_anomaly_rate_jump": 0.2, "fail_on_drift": False, **overrides}
+
+
+def report(checks: list[Check], context: dict) -> tuple[dict, str]:
+    """(JSON report, Markdown summary)."""
+    data = {"context": context, "passed": not any(c.failed for c in checks),
+            "checks": [asdict(c) for c in checks]}
+    lines = [f"# Quality report — batch `{context.get('batch_id')}`", "",
+             f"**{'PASSED' if data['passed'] else 'FAILED'}** — "
+             f"{sum(c.passed for c in checks)} of {len(checks)} checks passed "
+             f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC})", "",
+             "| | check | detail |", "|---|---|---|"]
+    for c in checks:
+        mark = "✅" if c.passed else ("⚠️" if c.severity == "warn" else "❌")
+        lines.append(f"| {mark} | {c.name} | {c.detail.replace('|', '/')} |")
+    return data, "\n".join(lines) + "\n"
+
+
+def enforce(checks: list[Check]) -> None:
+    failed = [c for c in checks if c.failed]
+    if failed:
+        raise QualityError(failed)

@@ -1,0 +1,357 @@
+"""The local runner: the ADF pipeline's DAG, executed with papermill against local Spark.
+
+`adf/pipeline.json` is the one definition of the chain. The runner reads its
+DatabricksNotebook activities, orders them by `dependsOn`, resolves each
+activity's `baseParameters` (the subset of ADF expressions the pipeline uses:
+``@pipeline().parameters.X``, ``@activity('A').output.runOutput.K``, ``@concat``)
+and executes ``notebooks/<name>.ipynb`` with those parameters. One Spark Connect
+server serves every notebook. Each executed notebook is kept, with an HTML export,
+in the run folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINE = REPO / "adf" / "pipeline.json"
+NOTEBOOKS = REPO / "notebooks"
+
+
+class PipelineError(RuntimeError):
+    """A failed run, with a one-line message naming the notebook and the error."""
+
+
+# ------------------------------------------------------------- the DAG
+def load_pipeline(path: Path = PIPELINE) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def notebook_activities(pipeline: dict) -> list[dict]:
+    """DatabricksNotebook activities in dependency order (Kahn; ties keep file order)."""
+    acts = [a for a in pipeline["properties"]["activities"] if a["type"] == "DatabricksNotebook"]
+    names = [a["name"] for a in acts]
+    deps = {a["name"]: [d["activity"] for d in a.get("dependsOn", [])] for a in acts}
+    unknown = {d for ds in deps.values() for d in ds} - set(names)
+    if unknown:
+        raise PipelineError(f"activities depend on unknown activities: {sorted(unknown)}")
+    order, done = [], set()
+    while len(order) < len(acts):
+        ready = [n for n in names if n not in done and all(d in done for d in deps[n])]
+        if not ready:
+            raise PipelineError(f"the activity graph has a cycle among {sorted(set(names) - done)}")
+        order.append(ready[0])
+        done.add(ready[0])
+    by_name = {a["name"]: a for a in acts}
+    return [by_name[n] for n in order]
+
+
+def notebook_name(activity: dict) -> str:
+    """`notebooks/<name>` from the activity's notebookPath (a path or an ADF expression)."""
+    path = activity["typeProperties"]["notebookPath"]
+    text = path["value"] if isinstance(path, dict) else path
+    m = re.search(r"notebooks/([A-Za-z0-9_]+)", text)
+    if not m:
+        raise PipelineError(f"activity {activity['name']}: cannot find notebooks/<name> in {text!r}")
+    return m.group(1)
+
+
+# ------------------------------------------------------- ADF expressions
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_]\w*)"
+                    r"|(?P<punct>[().,\[\]]))")
+
+
+def resolve(value, params: dict, outputs: dict):
+    """An activity parameter value: a literal, or an ADF expression over params and outputs."""
+    if isinstance(value, dict) and value.get("type") == "Expression":
+        value = value["value"]
+    if not isinstance(value, str) or not value.startswith("@"):
+        return value
+    if value.startswith("@@"):
+        return value[1:]
+    if value.startswith("@{") or "@{" in value:
+        return re.sub(r"@\{(.*?)\}", lambda m: str(_Expr(m.group(1), params, outputs).parse()), value)
+    return _Expr(value[1:], params, outputs).parse()
+
+
+class _Expr:
+    """A recursive-descent reader for the expressions the pipeline uses."""
+
+    def __init__(self, text: str, params: dict, outputs: dict):
+        self.text, self.params, self.outputs = text, params, outputs
+        self.tokens = self._lex(text)
+        self.i = 0
+
+    def _lex(self, text):
+        out, pos = [], 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                if text[pos:].strip() == "":
+                    break
+                raise PipelineError(f"unsupported expression: {text!r}")
+            out.append((m.lastgroup, m.group(m.lastgroup)))
+            pos = m.end()
+        return out
+
+    def _next(self, kind=None, value=None):
+        if self.i >= len(self.tokens):
+            raise PipelineError(f"unexpected end of expression: {self.text!r}")
+        tok = self.tokens[self.i]
+        if (kind and tok[0] != kind) or (value and tok[1] != value):
+            raise PipelineError(f"unexpected {tok[1]!r} in expression {self.text!r}")
+        self.i += 1
+        return tok
+
+    def _peek(self):
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else None
+
+    def parse(self):
+        v = self._value()
+        if self.i != len(self.tokens):
+            raise PipelineError(f"unsupported expression: {self.text!r}")
+        return v
+
+    def _value(self):
+        kind, tok = self._next()
+        if kind == "str":
+            return tok[1:-1].replace("''", "'")
+        if kind == "num":
+            return float(tok) if "." in tok else int(tok)
+        if kind != "name":
+            raise PipelineError(f"unexpected {tok!r} in expression {self.text!r}")
+        self._next("punct", "(")
+        args = []
+        while self._peek() != ")":
+            args.append(self._value())
+            if self._peek() == ",":
+                self._next()
+        self._next("punct", ")")
+        value = self._call(tok, args)
+        while self._peek() == ".":
+            self._next()
+            value = self._member(value, self._next("name")[1])
+        return value
+
+    def _call(self, fn, args):
+        if fn == "pipeline" and not args:
+            return {"parameters": self.params}
+        if fn == "activity" and len(args) == 1:
+            if args[0] not in self.outputs:
+                raise PipelineError(f"activity {args[0]!r} has no output yet")
+            return {"output": {"runOutput": self.outputs[args[0]]}}
+        if fn == "concat":
+            return "".join(str(a) for a in args)
+        if fn == "string" and len(args) == 1:
+            return str(args[0])
+        raise PipelineError(f"unsupported function {fn}() in expression {self.text!r}")
+
+    def _member(self, value, name):
+        if not isinstance(value, dict) or name not in value:
+            raise PipelineError(f"no {name!r} in expression {self.text!r}")
+        return value[name]
+
+
+# ------------------------------------------------------------ the run
+def fingerprint(paths: list[Path]) -> str:
+    """A batch id from the input's content: the same files give the same batch."""
+    h = hashlib.sha1()
+    for p in sorted(paths, key=lambda p: p.name):
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return "b" + h.hexdigest()[:12]
+
+
+def input_files(inputs: list[str]) -> list[Path]:
+    """The files behind the --input arguments (files, directories, globs); a clear error if none."""
+    import glob
+
+    files: list[Path] = []
+    for item in inputs:
+        matches = [Path(m) for m in sorted(glob.glob(item))] or ([Path(item)] if Path(item).exists() else [])
+        if not matches:
+            raise PipelineError(f"input not found: {item}")
+        for m in matches:
+            files += sorted(p for p in m.rglob("*") if p.is_file() and not p.name.startswith(".")) if m.is_dir() else [m]
+    if not files:
+        raise PipelineError(f"no input files in: {', '.join(inputs)}")
+    return files
+
+
+def land(files: list[Path], raw_dir: Path) -> Path:
+    """Copy the input into the lake's landing folder (what `python -m lib upload` does on Azure)."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    names = set()
+    for f in files:
+        name = f.name
+        while name in names:  # same file name from two folders
+            name = "_" + name
+        names.add(name)
+        target = raw_dir / name
+        if not (target.exists() and target.stat().st_size == f.stat().st_size):
+            shutil.copyfile(f, target)
+    return raw_dir
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(inputs: list[str], output: str = "output", params: dict | None = None, spark_master: str = "local[2]",
+        spark_remote: str | None = None, html: bool = True) -> dict:
+    """Run the whole pipeline locally. Returns the summary; raises PipelineError on failure."""
+    import papermill as pm
+
+    from lib.lake import Lake
+    from lib.spark import ConnectServer
+
+    started = time.monotonic()
+    out = Path(output).resolve()
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = out / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lake = Lake.from_params(str(out / "lake"))
+
+    pipeline = load_pipeline()
+    values = {k: v.get("defaultValue") for k, v in pipeline["properties"].get("parameters", {}).items()}
+    values.update(lake_root=lake.root, storage_account="", tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
+                  repo_path=str(REPO))
+    values.update(params or {})
+    files = input_files(inputs)
+    batch_id = values.get("batch_id") or fingerprint(files)
+    values["batch_id"] = batch_id
+    values["input_path"] = str(land(files, Path(lake.path("raw_logs", batch_id))))
+    _say(f"run {run_id}: {len(files)} input file(s), batch {batch_id}, output {out}")
+
+    server = None
+    if not spark_remote:
+        t = time.monotonic()
+        server = ConnectServer(master=spark_master, log_path=run_dir / "spark-connect.log").start()
+        spark_remote = server.url
+        _say(f"  spark connect server on {spark_remote} ({spark_master}) up in {time.monotonic() - t:.1f} s")
+    env_before = dict(os.environ)
+    exit_file = run_dir / "notebook-exit.json"  # kernels start ahead of time: one path for all of them
+    os.environ.update(NOTEBOOK_EXIT_FILE=str(exit_file), SPARK_REMOTE=spark_remote, PYTHONPATH=os.pathsep.join(
+        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    outputs: dict = {}
+    timings: dict = {}
+    pool = ThreadPoolExecutor(max_workers=1)
+    activities = notebook_activities(pipeline)
+    next_km = pool.submit(_started_kernel, run_dir)
+    try:
+        for i, activity in enumerate(activities):
+            name = notebook_name(activity)
+            nb_params = {k: resolve(v, values, outputs)
+                         for k, v in activity["typeProperties"].get("baseParameters", {}).items()}
+            exit_file.unlink(missing_ok=True)
+            executed = run_dir / f"{name}.ipynb"
+            t = time.monotonic()
+            km = next_km.result()
+            # Start the next notebook's kernel while this one runs: kernels start in ~1-2 s.
+            next_km = pool.submit(_started_kernel, run_dir) if i + 1 < len(activities) else None
+            try:
+                pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(executed), parameters=nb_params,
+                                    cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,
+                                    log_output=False, request_save_on_cell_execute=False,
+                                    km=km)
+            except pm.PapermillExecutionError as exc:
+                timings[name] = time.monotonic() - t
+                if html:
+                    _export_html(executed)
+                raise PipelineError(f"{name} failed: {exc.ename}: {_first_line(exc.evalue)} "
+                                    f"(see {executed})") from None
+            finally:
+                _shutdown(km)
+            timings[name] = time.monotonic() - t
+            outputs[activity["name"]] = json.loads(exit_file.read_text()) if exit_file.exists() else {}
+            exit_file.unlink(missing_ok=True)
+            if html:
+                _export_html(executed)
+            _say(f"  ✓ {name:<22} {timings[name]:5.1f} s  {_brief(outputs[activity['name']])}")
+    finally:
+        if next_km is not None:
+            _shutdown(next_km.result())
+        pool.shutdown(wait=True)
+        os.environ.clear()
+        os.environ.update(env_before)
+        if server:
+            server.stop()
+    summary = {"run_id": run_id, "batch_id": batch_id, "output": str(out), "run_folder": str(run_dir),
+               "lake": lake.root, "tracking_uri": values["tracking_uri"], "seconds": round(time.monotonic() - started, 1),
+               "notebook_seconds": {k: round(v, 1) for k, v in timings.items()}, "results": outputs}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _started_kernel(run_dir: Path):
+    """A started kernel on IPC sockets in the run folder: local-only, no TCP ports, no plain-text warning.
+
+    Started here rather than by papermill so that it can start while the previous notebook runs.
+    """
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(run_dir / f"kernel-{time.monotonic_ns()}"))
+    km.start_kernel(cwd=str(NOTEBOOKS))
+    return km
+
+
+def _shutdown(km) -> None:
+    if km is not None and km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
+def _first_line(text: str) -> str:
+    text = (text or "").strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _brief(result: dict) -> str:
+    keys = ("rows", "silver_rows", "quarantined", "feature_windows", "anomalies", "model_version",
+            "promoted", "checks_passed")
+    return ", ".join(f"{k}={result[k]}" for k in keys if k in result)
+
+
+def _export_html(executed: Path) -> None:
+    if not executed.exists():
+        return
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    executed.with_suffix(".html").write_text(body, encoding="utf-8")
+
+
+def print_summary(summary: dict, out=sys.stdout) -> None:
+    r = summary["results"]
+    raw, sil, gold, ml, val = (r.get(k, {}) for k in ("raw_load", "silver_load", "gold_load",
+                                                        "ml_anomaly_detection", "validation"))
+    lines = [
+        "",
+        f"Done in {summary['seconds']} s — batch {summary['batch_id']}",
+        f"  bronze      {raw.get('rows', '?')} lines",
+        f"  silver      {sil.get('silver_rows', '?')} events ({sil.get('sshd_rows', '?')} sshd, "
+        f"{sil.get('other_rows', '?')} other), {sil.get('quarantined', '?')} quarantined, "
+        f"{sil.get('event_types', '?')} event types",
+        f"  gold        {gold.get('final_rows', '?')} rows in openssh_logs_final.csv, "
+        f"{gold.get('feature_windows', '?')} source-windows",
+        f"  model       {ml.get('model_name', '?')} v{ml.get('model_version', '?')} "
+        f"({'promoted to champion' if ml.get('promoted') else 'challenger only'}), champion "
+        f"v{ml.get('champion_version', '?')}: {ml.get('anomalies', '?')} anomalous source-windows",
+        f"  validation  {val.get('checks_passed', '?')}/{val.get('checks', '?')} checks passed — {val.get('report_md', '')}",
+        f"  lake        {summary['lake']}",
+        f"  final CSV   {gold.get('final_csv', '?')}",
+        f"  MLflow      {summary['tracking_uri']}",
+        f"  notebooks   {summary['run_folder']} (executed .ipynb and .html)",
+    ]
+    print("\n".join(lines), file=out)

@@ -1,0 +1,212 @@
+"""Silver: every Bronze line parsed into a typed event, with Spark's native functions.
+
+Built from the template catalog (`lib.templates`), like the pure-Python parser
+(`lib.parser`); the two agree line for line. No Python UDF: the parse is a few
+`regexp_replace` calls per line, because
+
+* the header regex rewrites the line into a record ``ts|zone|host|process|pid|message``
+  in one pass (split on a control character no field can contain);
+* the message is dispatched on its leading words to the one or two templates that
+  can match it, and the matching template's regex rewrites it into the catalog's
+  RECORD (event id, captured fields and the template's constants) in one pass.
+
+Every Bronze row comes out exactly once: as an `sshd` or `other` event, or as
+`quarantined` with the reason.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lib import templates as tp
+
+MARK = "\x02"  # prefixes a successful rewrite; no input that can match starts with it
+
+EVENT_COLUMNS = ("timestamp", "host", "process", "pid", "category", "event_id", "event_template", "message",
+                 "user", "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type",
+                 "key_fingerprint", "outcome", "action", "preauth", "repeat_count")
+SILVER_COLUMNS = ("source_file", "line_number", "batch_id") + EVENT_COLUMNS
+QUARANTINE_COLUMNS = ("source_file", "line_number", "batch_id", "line", "reason")
+
+
+def _map(pairs: dict) -> Column:
+    return F.create_map(*[F.lit(x) for kv in pairs.items() for x in kv])
+
+
+def _nullif_empty(c: Column) -> Column:
+    return F.when(c != "", c)
+
+
+def clean_text(line: Column) -> Column:
+    """Invalid UTF-8 and NUL bytes become U+FFFD (as `lib.parser.clean_text`)."""
+    valid = F.make_valid_utf8(line)
+    return F.when(valid.contains("\x00"), F.translate(valid, "\x00", "\ufffd")).otherwise(valid)
+
+
+def _rewrite(text: Column, regex: str, replacement: str) -> Column:
+    return F.regexp_replace(text, F.lit(regex), F.lit(MARK + replacement))
+
+
+def header_record(text: Column) -> Column:
+    """The header rewritten to MARK + ts|zone|host|process|pid|message, or the text unchanged."""
+    def rw(name):
+        regex, *repls = tp.HEADER_FORMATS[name]
+        return _rewrite(text, regex, tp.SEP.join(repls))
+
+    first = F.substring(text, 1, 1)
+    rfc, bsd = rw("rfc5424"), rw("bsd")
+    angle = F.when(rfc.startswith(MARK), rfc).when(bsd.startswith(MARK), bsd).otherwise(rw("iso"))
+    return (F.when(first == "<", angle)
+            .when((first >= "0") & (first <= "9"), rw("iso"))
+            .otherwise(bsd))
+
+
+def mask(message: Column) -> Column:
+    for regex, repl in tp.MASKS:
+        message = F.regexp_replace(message, F.lit(regex), F.lit(repl))
+    return message
+
+
+def first_months(df: DataFrame) -> DataFrame:
+    """Per source file, the month of its first line that starts with a month name.
+
+    Equivalent to matching `templates.FIRST_MONTH_REGEX`, with plain string functions
+    for the common case (no `<PRI>` prefix).
+    """
+    text = F.col("_text")
+    token = (F.when(text.startswith("<"), F.regexp_extract(text, tp.FIRST_MONTH_REGEX, 1))
+             .when(F.substring(text, 4, 1) == " ", F.substring(text, 1, 3)))
+    month = F.try_element_at(_map({m: i + 1 for i, m in enumerate(tp.MONTHS)}), token)
+    return (df.select("source_file", "line_number", month.alias("_m"))
+            .where(F.col("_m").isNotNull())
+            .groupBy("source_file")
+            .agg(F.min_by("_m", "line_number").alias("_month0")))
+
+
+def _timestamp(fmt_is_bsd: Column, ts_text: Column, zone: Column, year: int, tz: str) -> Column:
+    index = _map({m: i + 1 for i, m in enumerate(tp.MONTHS)})
+    month = F.try_element_at(index, F.substring_index(ts_text, " ", 1))
+    y = F.lit(year) + F.when(month < F.col("_month0"), 1).otherwise(0)
+    bsd = F.try_to_timestamp(F.concat_ws(" ", y.cast("string"), ts_text), F.lit("yyyy MMM d HH:mm:ss"))
+    offset = F.when(zone == "Z", zone).otherwise(
+        F.regexp_replace(zone, F.lit("^([+-][0-9]{2}):?([0-9]{2})"), F.lit("$1:$2")))
+    iso = F.when(zone != "", F.try_to_timestamp(F.concat(ts_text, offset))) \
+        .otherwise(F.to_utc_timestamp(F.try_to_timestamp(ts_text), tz))
+    return F.when(fmt_is_bsd, F.to_utc_timestamp(bsd, tz)).otherwise(iso)
+
+
+def match_templates(df: DataFrame, body: str, out: str) -> DataFrame:
+    """Add column `out`: `body` rewritten to MARK + RECORD by the first template that matches.
+
+    Level k tries the k-th candidate of the body's dispatch group; each level is its
+    own projection, so a line meets only the candidates of its group, in order.
+    """
+    table = tp.dispatch_table()
+    keys = list(table)
+    b = F.col(body)
+    gid = F.coalesce(
+        F.try_element_at(_map({" ".join(k): i for i, k in enumerate(keys) if len(k) == 2}),
+                         F.substring_index(b, " ", 2)),
+        F.try_element_at(_map({k[0]: i for i, k in enumerate(keys) if len(k) == 1}),
+                         F.substring_index(b, " ", 1)))
+    df = df.withColumn("_gid", gid)
+    for level in range(max(len(v) for v in table.values())):
+        attempt = None
+        for i, k in enumerate(keys):
+            if level < len(table[k]):
+                t = table[k][level]
+                branch = _rewrite(b, t.regex, tp.replacement(t))
+                attempt = F.when(F.col("_gid") == i, branch) if attempt is None else attempt.when(F.col("_gid") == i, branch)
+        previous = F.col(out)
+        df = df.withColumn(out, attempt if level == 0 else F.when(previous.startswith(MARK), previous).otherwise(attempt))
+    return df.drop("_gid")
+
+
+def parse(bronze: DataFrame, year: int, tz: str = "UTC") -> DataFrame:
+    """Bronze rows -> one row per line: SILVER_COLUMNS plus `reason` and, for quarantined lines, `line`.
+
+    `year` is the year of the first line of each file with a zone-less BSD timestamp
+    (syslog omits it); a later month smaller than that line's month is in the next
+    year (Dec -> Jan). Zone-less timestamps are in `tz`; all are stored in UTC.
+    """
+    df = bronze.withColumn("_text", clean_text(F.col("line")))
+    df = df.join(F.broadcast(first_months(df)), "source_file", "left")
+    df = df.withColumn("_h", header_record(F.col("_text")))
+    h = F.split(F.substring(F.col("_h"), 2, 1 << 30), tp.SEP, len(tp.HEADER_FIELDS))
+    header_ok = F.col("_h").startswith(MARK) & ~F.col("_text").startswith(MARK)
+    df = df.select("*", *[F.when(header_ok, F.try_element_at(h, F.lit(i + 1))).alias(f"_{n}")
+                          for i, n in enumerate(tp.HEADER_FIELDS)])
+
+    # BSD timestamps are "Mmm d HH:MM:SS"; ISO ones always contain a "T".
+    ts = _timestamp(~F.col("_ts_text").contains("T"), F.col("_ts_text"), F.col("_zone"), year, tz)
+    reason = (F.when(F.col("_text").rlike(tp.BLANK_REGEX), "empty line")
+              .when(F.length("_text") > tp.MAX_LINE_CHARS, "line too long")
+              .when(~header_ok, "unrecognized header")
+              .when(F.col("timestamp").isNull(), "invalid timestamp"))
+    df = df.withColumn("timestamp", ts).withColumn("reason", reason)
+
+    is_sshd = F.col("reason").isNull() & F.col("_process").rlike(tp.SSHD_PROCESS_REGEX)
+    msg = F.col("_message")
+    e14 = tp.BY_ID["E14"].regex
+    wrapped = is_sshd & msg.startswith(tp.REPEAT_PREFIX) & ~msg.rlike(e14) & msg.rlike(tp.REPEAT_REGEX)
+    df = df.select("*", wrapped.alias("_wrapped"), is_sshd.alias("_is_sshd"))
+    df = df.withColumn("_body", F.when(F.col("_wrapped"), F.regexp_extract(msg, tp.REPEAT_REGEX, 2))
+                       .when(F.col("_is_sshd"), msg))
+    df = match_templates(df, "_body", "_r")
+    matched = F.col("_r").startswith(MARK)
+    rec = F.split(F.substring(F.col("_r"), 2, 1 << 30), tp.SEP)
+    r = {name: F.when(matched, F.try_element_at(rec, F.lit(i + 1))) for i, name in enumerate(tp.RECORD)}
+    df = df.select("*", *[c.alias(f"_r_{n}") for n, c in r.items()])
+    return _typed(df)
+
+
+def _typed(df: DataFrame) -> DataFrame:
+    c = F.col
+    ok = c("reason").isNull()
+    sshd, other = c("_is_sshd"), ok & ~c("_is_sshd")
+    matched = c("_r_event_id").isNotNull()
+    src = _nullif_empty(c("_r_src"))
+    after_prefix = F.substring(src, len(tp.V4_MAPPED_PREFIX) + 1, 1 << 30)
+    src_ip = (F.when(F.lower(src).startswith(tp.V4_MAPPED_PREFIX) & after_prefix.rlike(tp.IPV4_REGEX), after_prefix)
+              .when(src.rlike(tp.IPV4_REGEX) | src.rlike(tp.IPV6_REGEX), src))
+    wrap_n = F.when(c("_wrapped"), F.regexp_extract(c("_message"), tp.REPEAT_REGEX, 1).cast("int"))
+    templates = _map({t.event_id: t.template for t in tp.CATALOG})
+    when_sshd = lambda col: F.when(sshd, col)  # noqa: E731  (null for other and quarantined lines)
+    category = F.when(sshd, "sshd").when(other, "other").otherwise("quarantined")
+    return df.select(
+        "source_file", "line_number", "batch_id",
+        F.when(ok, c("timestamp")).alias("timestamp"),
+        F.when(ok, _nullif_empty(c("_host"))).alias("host"),
+        F.when(ok, c("_process")).alias("process"),
+        F.when(ok, _nullif_empty(c("_pid"))).cast("int").alias("pid"),
+        category.alias("category"),
+        c("_r_event_id").alias("event_id"),
+        F.when(matched, F.try_element_at(templates, c("_r_event_id")))
+         .when(ok, mask(c("_message"))).alias("event_template"),
+        F.when(ok, c("_message")).alias("message"),
+        _nullif_empty(c("_r_user")).alias("user"),
+        when_sshd(F.coalesce(c("_r_invalid_user") == "1", F.lit(False))).alias("invalid_user"),
+        src_ip.alias("src_ip"),
+        F.coalesce(_nullif_empty(c("_r_src_host")), F.when(src_ip.isNull(), src)).alias("src_host"),
+        _nullif_empty(c("_r_port")).cast("int").alias("src_port"),
+        _nullif_empty(c("_r_method")).alias("auth_method"),
+        _nullif_empty(c("_r_key_type")).alias("key_type"),
+        _nullif_empty(c("_r_fingerprint")).alias("key_fingerprint"),
+        when_sshd(F.coalesce(c("_r_outcome"), F.lit("info"))).alias("outcome"),
+        _nullif_empty(c("_r_action")).alias("action"),
+        when_sshd(F.when(matched, c("_r_preauth") == "1")
+                  .otherwise(c("_message").rlike(tp.PREAUTH_REGEX))).alias("preauth"),
+        when_sshd(F.when(_nullif_empty(c("_r_repeat")).isNotNull(), c("_r_repeat").cast("int"))
+                  .otherwise(F.coalesce(wrap_n, F.lit(1)))).alias("repeat_count"),
+        c("reason"),
+        F.when(~ok, c("line")).alias("line"),
+    )
+
+
+def events(parsed: DataFrame) -> DataFrame:
+    """Parsed rows that are events (sshd or other): the Silver table."""
+    return parsed.where(F.col("category") != "quarantined").select(*SILVER_COLUMNS)
+
+
+def quarantine(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("category") == "quarantined").select(*QUARANTINE_COLUMNS)

@@ -1,0 +1,136 @@
+"""Where the Spark session comes from, on Databricks and here.
+
+* On Databricks (``DATABRICKS_RUNTIME_VERSION`` is set) the runtime's session.
+* With ``SPARK_REMOTE`` set (``sc://host:port``) a Spark Connect session: the local
+  runner and the tests start ONE Connect server and every notebook connects to it.
+* Otherwise a classic local session on ``SPARK_MASTER`` (default ``local[2]``).
+
+The code stays within the DataFrame API (no RDDs, no ``sparkContext``), so the
+same notebooks run on classic clusters, shared clusters, serverless and Connect.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# Session settings the pipeline relies on, for every kind of session.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",       # timestamps are stored and shown in UTC
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",  # batch ids stay strings
+}
+# Settings for the local JVM (server or classic session) only.
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.driver.memory": "2g",
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
+}
+
+
+def on_databricks() -> bool:
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def get_spark(app_name: str = "openssh-lakehouse"):
+    from pyspark.sql import SparkSession
+
+    if on_databricks():
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    elif os.environ.get("SPARK_REMOTE"):
+        spark = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    else:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder.appName(app_name).master(os.environ.get("SPARK_MASTER", "local[2]"))
+        for k, v in LOCAL_CONF.items():
+            builder = builder.config(k, v)
+        spark = builder.getOrCreate()
+    for k, v in SESSION_CONF.items():
+        spark.conf.set(k, v)
+    return spark
+
+
+def spark_home() -> str:
+    import pyspark
+
+    return os.environ.get("SPARK_HOME") or str(Path(pyspark.__file__).parent)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _java_env() -> dict:
+    env = dict(os.environ, SPARK_HOME=spark_home(), SPARK_LOCAL_IP="127.0.0.1",
+               PYSPARK_PYTHON=sys.executable)
+    env.pop("SPARK_REMOTE", None)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    if not shutil.which("java", path=env["PATH"]) and not env.get("JAVA_HOME"):
+        raise RuntimeError("Java 17 is required: no `java` on PATH and JAVA_HOME is not set")
+    return env
+
+
+class ConnectServer:
+    """A Spark Connect server on 127.0.0.1, started and stopped by process id."""
+
+    def __init__(self, master: str = "local[2]", log_path: str | os.PathLike | None = None,
+                 port: int | None = None, conf: dict | None = None):
+        self.master = master
+        self.port = port or _free_port()
+        self.log_path = Path(log_path) if log_path else None
+        self.conf = {**LOCAL_CONF, **SESSION_CONF, **(conf or {})}
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sc://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> "ConnectServer":
+        cmd = [os.path.join(spark_home(), "bin", "spark-submit"), "--master", self.master,
+               "--driver-memory", self.conf.pop("spark.driver.memory", "2g"),
+               "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+               "--conf", f"spark.connect.grpc.binding.port={self.port}",
+               "--conf", "spark.connect.grpc.binding.address=127.0.0.1"]
+        for k, v in self.conf.items():
+            cmd += ["--conf", f"{k}={v}"]
+        cmd.append("spark-internal")
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_java_env(),
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Spark Connect server exited with code {self.proc.returncode}"
+                                   + (f"; see {self.log_path}" if self.log_path else ""))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"Spark Connect server did not listen on port {self.port} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
