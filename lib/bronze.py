@@ -1,15 +1,19 @@
 """Bronze: raw lines, verbatim, with lineage.
 
-One row per line of every input file: the line exactly as written (only the line
-terminator removed: LF, and the CR before it in CRLF files), the file it came
-from, its 1-based line number in that file, when it was loaded and the batch.
+One row per line of every input file: the line as written (only the line terminator
+removed: LF, and the CR before it in CRLF files), the file it came from, its 1-based
+line number in that file, when it was loaded and the batch.
+
+`line` is always valid UTF-8 (Parquet strings must be, and readers such as pyarrow
+fail otherwise): invalid byte sequences become U+FFFD there, and the exact bytes of
+such lines are kept in `raw_bytes` (null for the valid lines, nearly all of them).
 """
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-COLUMNS = ("source_file", "line_number", "line", "ingest_ts", "batch_id")
+COLUMNS = ("source_file", "line_number", "line", "raw_bytes", "ingest_ts", "batch_id")
 
 
 def read_text(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -59,6 +63,8 @@ def strip_cr(line):
 
 def to_bronze(raw: DataFrame, batch_id: str, ingest_ts) -> DataFrame:
     """`read_text` output -> the Bronze table's rows."""
+    exact = strip_cr(F.col("line"))
     return (with_line_numbers(raw)
-            .select("source_file", F.col("line_number").cast("long"), strip_cr(F.col("line")).alias("line"),
+            .select("source_file", F.col("line_number").cast("long"), F.make_valid_utf8(exact).alias("line"),
+                    F.when(~F.is_valid_utf8(exact), exact.cast("binary")).alias("raw_bytes"),
                     F.lit(ingest_ts).cast("timestamp").alias("ingest_ts"), F.lit(batch_id).alias("batch_id")))

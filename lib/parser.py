@@ -122,7 +122,7 @@ def _match(body: str):
     for t, rx in cands:
         m = rx.match(body)
         if m:
-            return t, dict(zip([n for n in t.fields if n in tp.CAPTURED], m.groups()))
+            return t, dict(zip([tp.SLOT.get(n, n) for n in t.fields if n in tp.CAPTURED], m.groups()))
     return None
 
 

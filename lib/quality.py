@@ -48,7 +48,8 @@ def _schema_check(name: str, df: DataFrame | None, expected: dict) -> Check:
                  "as expected" if not wrong else ", ".join(f"{c} is {a} not {t}" for c, (a, t) in wrong.items()))
 
 
-BRONZE_SCHEMA = {"source_file": "string", "line_number": "bigint", "line": "string", "ingest_ts": "timestamp",
+BRONZE_SCHEMA = {"source_file": "string", "line_number": "bigint", "line": "string", "raw_bytes": "binary",
+                 "ingest_ts": "timestamp",
                  "batch_id": "string"}
 SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "timestamp": "timestamp",
                  "host": "string", "process": "string", "pid": "int", "category": "string", "event_id": "string",

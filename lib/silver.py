@@ -38,9 +38,8 @@ def _nullif_empty(c: Column) -> Column:
 
 
 def clean_text(line: Column) -> Column:
-    """Invalid UTF-8 and NUL bytes become U+FFFD (as `lib.parser.clean_text`)."""
-    valid = F.make_valid_utf8(line)
-    return F.when(valid.contains("\x00"), F.translate(valid, "\x00", "\ufffd")).otherwise(valid)
+    """NUL bytes become U+FFFD (as `lib.parser.clean_text`; Bronze's `line` is valid UTF-8 already)."""
+    return F.when(line.contains("\x00"), F.translate(line, "\x00", "\ufffd")).otherwise(line)
 
 
 def _rewrite(text: Column, regex: str, replacement: str) -> Column:

@@ -34,6 +34,7 @@ SEP = "\x01"  # separates captured values in the Spark record; no field may cont
 # Capture pattern per field; `_` and `_n` are wildcards that are not captured.
 FIELD_PATTERNS = {
     "user": r"[^\x01]*?",
+    "known_user": r"(?!invalid user )[^\x01]*?",  # a user name that is not sshd's "invalid user X"
     "src": r"[^\s\x01]*?",
     "src_host": r"[^\s\x01]+?",
     "port": r"[0-9]{1,5}",
@@ -44,7 +45,8 @@ FIELD_PATTERNS = {
     "_": r"[^\x01]*?",
     "_n": r"[0-9]+",
 }
-CAPTURED = ("user", "src", "src_host", "port", "method", "key_type", "fingerprint", "repeat")
+CAPTURED = ("user", "known_user", "src", "src_host", "port", "method", "key_type", "fingerprint", "repeat")
+SLOT = {"known_user": "user"}  # captured fields stored under another name
 
 # Values a template fixes rather than captures.
 OUTCOMES = ("success", "failure", "disconnect", "info")
@@ -156,7 +158,8 @@ CATALOG: tuple[Template, ...] = (
     T("E11", "fatal: Write failed: Connection reset by peer [preauth]", "disconnect", "preauth_disconnect"),
     T("E12", "input_userauth_request: invalid user {user} [preauth]", "info", invalid_user=True),
     T("E13", "Invalid user {user} from {src}", "failure", "invalid_user", invalid_user=True),
-    T("E14", "message repeated {repeat} times: [ Failed password for {user} from {src} port {port} ssh2]",
+    # A repeated "Failed password for invalid user X" is not E14: it unwraps to E10, repeated.
+    T("E14", "message repeated {repeat} times: [ Failed password for {known_user} from {src} port {port} ssh2]",
       "failure", "auth_failure", method="password",
       loghub="message repeated <*> times: [ Failed password for <*> from <*> port <*>]"),
     T("E15", "PAM {_n} more authentication failure; logname= uid={_n} euid={_n} tty=ssh ruser= rhost={src}",
@@ -172,6 +175,9 @@ CATALOG: tuple[Template, ...] = (
       "failure", "pam_failure"),
     T("E21", "pam_unix(sshd:auth): check pass; user unknown", "failure", invalid_user=True),
     T("E22", "pam_unix(sshd:session): session closed for user {user}", "info", "session"),
+    # Order matters where one template's text fits inside another's field: newer pam_unix prints
+    # "user alice(uid=1000)", which E23's user field would swallow, so E124 is tried first.
+    T("E124", "pam_unix(sshd:session): session opened for user {user}(uid={_n}) by {_}(uid={_n})", "info", "session"),
     T("E23", "pam_unix(sshd:session): session opened for user {user} by (uid={_n})", "info", "session"),
     T("E24", "Received disconnect from {src}: {_n}: Bye Bye [preauth]", "disconnect", "preauth_disconnect"),
     T("E25", "Received disconnect from {src}: {_n}: Closed due to user request. [preauth]", "disconnect",
@@ -216,7 +222,6 @@ CATALOG: tuple[Template, ...] = (
     T("E121", "error: PAM: {_} for {user} from {src}", "failure", "pam_failure"),
     T("E122", "PAM: {_} for illegal user {user} from {src}", "failure", "pam_failure", invalid_user=True),
     T("E123", "PAM: {_} for {user} from {src}", "failure", "pam_failure"),
-    T("E124", "pam_unix(sshd:session): session opened for user {user}(uid={_n}) by {_}(uid={_n})", "info", "session"),
     T("E125", "pam_unix(sshd:auth): authentication failure; logname={_} uid={_n} euid={_n} tty={_} ruser={_} rhost={src} user={user}",
       "failure", "pam_failure"),
     T("E126", "pam_unix(sshd:auth): authentication failure; logname={_} uid={_n} euid={_n} tty={_} ruser={_} rhost={src}",
@@ -251,7 +256,7 @@ CATALOG: tuple[Template, ...] = (
     T("E147", "error: Received disconnect from {src} port {port}:{_n}: {_} [preauth]", "disconnect",
       "preauth_disconnect"),
     T("E148", "Timeout before authentication for {src} port {port}", "disconnect", "preauth_disconnect"),
-    T("E149", "Timeout before authentication for {src}, pid = {_n}{_}", "disconnect", "preauth_disconnect"),
+    T("E149", "Timeout before authentication for {src} port {port}, pid = {_}", "disconnect", "preauth_disconnect"),
     T("E150", "fatal: Timeout before authentication for {src}", "disconnect", "preauth_disconnect"),
     T("E151", "fatal: Read from socket failed: Connection reset by peer [preauth]", "disconnect", "preauth_disconnect"),
     T("E152", "Read error from remote host {src} port {port}: {_}", "disconnect", "session"),
@@ -283,6 +288,13 @@ CATALOG: tuple[Template, ...] = (
     T("E172", "subsystem request for {_} by user {user}", "info", "session"),
     T("E173", "Accepted key {key_type} {fingerprint} found at {_}", "info"),
     T("E174", "error: Could not load host key: {_}", "info"),
+    # pam_unix lines of old releases, logged as "sshd(pam_unix)[pid]:" without the "pam_unix(...)" prefix
+    T("E175", "session opened for user {user} by (uid={_n})", "info", "session"),
+    T("E176", "session closed for user {user}", "info", "session"),
+    T("E177", "authentication failure; logname={_} uid={_n} euid={_n} tty={_} ruser={_} rhost={src} user={user}",
+      "failure", "pam_failure"),
+    T("E178", "authentication failure; logname={_} uid={_n} euid={_n} tty={_} ruser={_} rhost={src}",
+      "failure", "pam_failure"),
 )
 del T
 
@@ -367,7 +379,7 @@ V4_MAPPED_PREFIX = "::ffff:"
 
 def replacement(t: Template) -> str:
     """Java replacement string producing RECORD for a match of `t` (Spark side)."""
-    groups = {name: i + 1 for i, name in enumerate(n for n in t.fields if n in CAPTURED)}
+    groups = {SLOT.get(name, name): i + 1 for i, name in enumerate(n for n in t.fields if n in CAPTURED)}
     parts = []
     for name in RECORD:
         if name in groups:

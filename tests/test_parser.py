@@ -1,0 +1,168 @@
+"""The pure-Python parser: exact on Loghub, every header and template, bad bytes, the CLI."""
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import pytest
+
+from lib import parser
+from tests.conftest import REPO
+from tests.corpus.sshd_messages import EXAMPLES, HEADERS
+
+
+def grouping_accuracy(truth: list, predicted: list) -> float:
+    """GA (Zhu et al., ICSE-SEIP 2019): share of lines whose predicted group is exactly their true group."""
+    t_groups, p_groups = defaultdict(set), defaultdict(set)
+    for i, (t, p) in enumerate(zip(truth, predicted)):
+        t_groups[t].add(i)
+        p_groups[p].add(i)
+    return sum(len(lines) for lines in p_groups.values()
+               if t_groups[truth[next(iter(lines))]] == lines) / len(truth)
+
+
+def parsing_accuracy(truth: list, predicted: list) -> float:
+    """PA (Loghub-2.0): share of lines whose template is exactly the true template."""
+    return sum(t == p for t, p in zip(truth, predicted)) / len(truth)
+
+
+def loghub_truth(loghub_dir):
+    with open(loghub_dir / "OpenSSH_2k.log_structured_corrected.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_accuracy_metrics_on_a_known_case():
+    assert grouping_accuracy(["a", "a", "b"], [1, 1, 2]) == 1.0
+    assert grouping_accuracy(["a", "a", "b"], [1, 1, 1]) == 0.0
+    assert grouping_accuracy(["a", "a", "b"], [1, 2, 3]) == pytest.approx(1 / 3)
+    assert parsing_accuracy(["x", "y"], ["x", "z"]) == 0.5
+
+
+def test_exact_on_loghub_openssh_2k_as_shipped(loghub_log, loghub_dir):
+    raw = loghub_log.read_bytes()
+    assert b"\r\n" in raw  # the CRLF file as published
+    events = list(parser.parse_lines(parser.read_lines(loghub_log), year=2024))
+    truth = loghub_truth(loghub_dir)
+    assert len(events) == len(truth) == 2000
+    ga = grouping_accuracy([t["EventTemplate"] for t in truth], [e["event_id"] for e in events])
+    pa = parsing_accuracy([t["EventTemplate"] for t in truth], [e["event_template"] for e in events])
+    assert (ga, pa) == (1.0, 1.0)
+    assert [e["event_id"] for e in events] == [t["EventId"] for t in truth]
+    assert all(e["timestamp"].year == 2024 and e["category"] == "sshd" for e in events)
+    assert events[0]["message"] == truth[0]["Content"]
+
+
+@pytest.mark.parametrize("event_id", sorted(EXAMPLES, key=lambda e: int(e[1:])))
+def test_each_extension_template(event_id):
+    message, fields = EXAMPLES[event_id]
+    e = parser.parse_line(f"Mar  3 10:00:00 bastion sshd[1]: {message}", year=2024)
+    assert e["event_id"] == event_id, e["event_template"]
+    assert {k: e[k] for k in fields} == fields
+
+
+@pytest.mark.parametrize("line,host,process,pid,iso", HEADERS)
+def test_header_formats(line, host, process, pid, iso):
+    e = parser.to_json_record(parser.parse_line(line, year=2023))
+    assert (e["host"], e["process"], e["pid"], e["timestamp"], e["category"]) == (host, process, pid, iso, "sshd")
+    assert e["event_id"] is not None
+
+
+def test_year_rolls_over_from_december_to_january():
+    lines = ["Dec 31 23:59:59 h sshd[1]: Connection closed by 10.0.0.1 [preauth]",
+             "Jan  1 00:00:01 h sshd[1]: Connection closed by 10.0.0.1 [preauth]",
+             "Dec 31 23:59:58 h sshd[1]: Connection closed by 10.0.0.1 [preauth]"]
+    years = [e["timestamp"].year for e in parser.parse_lines(lines, year=2023)]
+    assert years == [2023, 2024, 2023]
+
+
+def test_zone_less_timestamps_take_the_timezone_parameter():
+    e = parser.parse_line("Jul  1 12:00:00 h sshd[1]: Connection closed by 10.0.0.1 [preauth]", year=2024,
+                          tz="Europe/Paris")
+    assert e["timestamp"] == datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def test_ipv6_mapped_ipv4_and_hostnames():
+    p = parser.parse_message
+    assert p("Failed password for root from ::ffff:203.0.113.9 port 22 ssh2")["src_ip"] == "203.0.113.9"
+    assert p("Failed password for root from fe80::1%eth0 port 22 ssh2")["src_host"] == "fe80::1%eth0"
+    v6 = p("Failed password for root from 2001:db8:0:1::7 port 22 ssh2")
+    assert (v6["src_ip"], v6["src_host"]) == ("2001:db8:0:1::7", None)
+    host = p("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=mail.example.com")
+    assert (host["src_ip"], host["src_host"]) == (None, "mail.example.com")
+    assert p("Failed password for root from 999.1.1.1 port 22 ssh2")["src_ip"] is None
+
+
+def test_message_repeated_counts_n_events():
+    e14 = parser.parse_message("message repeated 5 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]")
+    assert (e14["event_id"], e14["repeat_count"], e14["user"]) == ("E14", 5, "root")
+    wrapped = parser.parse_message(
+        "message repeated 3 times: [ Failed password for invalid user bob from 1.2.3.4 port 22 ssh2]")
+    assert (wrapped["event_id"], wrapped["repeat_count"], wrapped["invalid_user"]) == ("E10", 3, True)
+    unknown = parser.parse_message("message repeated 2 times: [ something new happened 42]")
+    assert (unknown["event_id"], unknown["repeat_count"]) == (None, 2)
+
+
+def test_unknown_sshd_messages_group_by_masked_template():
+    a = parser.parse_message("Frobnicated key 0xdeadbeef from 10.1.2.3 after 42 tries")
+    b = parser.parse_message("Frobnicated key 0xcafe from 10.9.8.7 after 7 tries")
+    assert a["event_id"] is None and a["event_template"] == b["event_template"] == "Frobnicated key <*> from <*> after <*> tries"
+    assert parser.mask("quoted 'value here' and \"x\" at 2001:db8::1") == "quoted '<*>' and \"<*>\" at <*>"
+
+
+def test_other_programs_are_their_own_category():
+    e = parser.parse_line("Mar  3 10:00:00 h CRON[99]: pam_unix(cron:session): session opened for user root(uid=0)",
+                          year=2024)
+    assert (e["category"], e["process"], e["event_id"], e["reason"]) == ("other", "CRON", None, None)
+    assert e["timestamp"] is not None and "<*>" in e["event_template"]
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"", "empty line"),
+    (b"   \t", "empty line"),
+    (b"\x00\x01\x02 binary \xff\xfe", "unrecognized header"),
+    (b"Mar  3 10:00", "unrecognized header"),  # truncated
+    (b"Feb 30 10:00:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]", "invalid timestamp"),
+    (b"Mar  3 10:00:00 h sshd[1]: " + b"A" * 1_000_000, "line too long"),
+])
+def test_bad_lines_are_quarantined_with_a_reason(raw, reason):
+    e = parser.parse_line(raw, year=2023)
+    assert (e["category"], e["reason"]) == ("quarantined", reason)
+
+
+def test_non_utf8_and_nul_bytes_in_a_good_line_are_kept():
+    e = parser.parse_line(b"Mar  3 10:00:00 h sshd[1]: Invalid user \xff\x00x from 1.2.3.4", year=2023)
+    assert e["event_id"] == "E13" and e["user"] == "\ufffd\ufffdx"
+
+
+def test_read_lines_splits_like_bronze(tmp_path):
+    f = tmp_path / "mixed.log"
+    f.write_bytes(b"a\r\nb\nc\r\r\nd\re\n\nlast")
+    assert list(parser.read_lines(f)) == [b"a", b"b", b"c\r", b"d\re", b"", b"last"]
+    g = tmp_path / "x.log.gz"
+    g.write_bytes(gzip.compress(b"one\ntwo\n"))
+    assert list(parser.read_lines(g)) == [b"one", b"two"]
+
+
+def test_cli_prints_one_json_object_per_line(tmp_path):
+    f = tmp_path / "auth.log"
+    f.write_bytes(b"Dec 31 23:59:59 h sshd[1]: Accepted password for bob from 10.0.0.2 port 2222 ssh2\n"
+                  b"garbage\nJan  1 00:00:00 h CRON[2]: job\n")
+    out = subprocess.run([sys.executable, "-m", "lib", "parse", str(f), "--year", "2023"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = [json.loads(x) for x in out]
+    assert [r["line_number"] for r in rows] == [1, 2, 3]
+    assert rows[0] | {"timestamp": "2023-12-31T23:59:59Z", "event_id": "E1", "user": "bob", "src_ip": "10.0.0.2",
+                      "src_port": 2222, "outcome": "success", "category": "sshd"} == rows[0]
+    assert rows[1]["category"] == "quarantined" and rows[1]["event_id"] is None
+    assert (rows[2]["category"], rows[2]["timestamp"]) == ("other", "2024-01-01T00:00:00Z")
+    assert {"line_number", "timestamp", "host", "process", "pid", "event_id", "event_template", "user", "src_ip",
+            "src_host", "src_port", "outcome", "category"} <= set(rows[0])
+
+
+def test_cli_missing_file_is_a_one_line_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "lib", "parse", str(tmp_path / "nope.log")], cwd=REPO,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
