@@ -55,7 +55,6 @@ TABLES = {
     "features": ("gold", "business_reports/source_features"),
     "anomalies": ("gold", "business_reports/anomalies"),
     "monitoring": ("gold", "business_reports/model_monitoring"),
-    "scored_lines": ("gold", "final_data/scored_lines"),
     "models": ("models", ""),
 }
 FINAL_CSV = "openssh_logs_final.csv"
@@ -279,12 +278,14 @@ class Lake:
     def write_partition(self, df, table: str, batch_id: str, partition_by: tuple = ()) -> str:
         """Write one batch's rows as partition `batch_id=...` of `table`, replacing it atomically."""
         name = f"batch_id={batch_id}"
+        self.recover(table)
         staged = self.staging(table, name)
         df.drop("batch_id").write.mode("overwrite").partitionBy(*partition_by).parquet(staged)
         return self.commit(table, staged, name)
 
     def write_table(self, df, table: str) -> str:
         """Replace the whole (unpartitioned) `table` atomically."""
+        self.recover(table)
         staged = self.staging(table)
         df.write.mode("overwrite").parquet(staged)
         return self.commit(table, staged)
@@ -303,6 +304,7 @@ class Lake:
 
     def write_csv(self, df, table: str, filename: str) -> str:
         """One CSV file with a header at `<table>/<filename>`, replaced atomically."""
+        self.recover(table)
         staged = self.staging(table, filename)
         df.coalesce(1).write.mode("overwrite").option("header", True).option("escape", '"').csv(staged)
         parts = [n for n in self.fs.listdir(staged) if n.startswith("part-") and n.endswith(".csv")]
@@ -321,6 +323,8 @@ class Lake:
         batch's Silver partition (`category=sshd`, `category=other`).
         """
         name = f"batch_id={batch_id}"
+        self.recover("silver")
+        self.recover("quarantine")
         staged = self.staging("silver", name)
         parsed.drop("batch_id").write.mode("overwrite").partitionBy("category").parquet(staged)
         q_staged = self.staging("quarantine", name)

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -74,13 +75,15 @@ def resolve(value, params: dict, outputs: dict):
     """An activity parameter value: a literal, or an ADF expression over params and outputs."""
     if isinstance(value, dict) and value.get("type") == "Expression":
         value = value["value"]
-    if not isinstance(value, str) or not value.startswith("@"):
+    if not isinstance(value, str):
         return value
     if value.startswith("@@"):
         return value[1:]
-    if value.startswith("@{") or "@{" in value:
+    if "@{" in value:  # string interpolation
         return re.sub(r"@\{(.*?)\}", lambda m: str(_Expr(m.group(1), params, outputs).parse()), value)
-    return _Expr(value[1:], params, outputs).parse()
+    if value.startswith("@"):
+        return _Expr(value[1:], params, outputs).parse()
+    return value
 
 
 class _Expr:
@@ -248,7 +251,8 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
     timings: dict = {}
     pool = ThreadPoolExecutor(max_workers=1)
     activities = notebook_activities(pipeline)
-    next_km = pool.submit(_started_kernel, run_dir)
+    sockets = tempfile.mkdtemp(prefix="nbk")
+    next_km = pool.submit(_started_kernel, sockets)
     try:
         for i, activity in enumerate(activities):
             name = notebook_name(activity)
@@ -259,7 +263,7 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
             t = time.monotonic()
             km = next_km.result()
             # Start the next notebook's kernel while this one runs: kernels start in ~1-2 s.
-            next_km = pool.submit(_started_kernel, run_dir) if i + 1 < len(activities) else None
+            next_km = pool.submit(_started_kernel, sockets) if i + 1 < len(activities) else None
             try:
                 pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(executed), parameters=nb_params,
                                     cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,
@@ -283,6 +287,7 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
         if next_km is not None:
             _shutdown(next_km.result())
         pool.shutdown(wait=True)
+        shutil.rmtree(sockets, ignore_errors=True)
         os.environ.clear()
         os.environ.update(env_before)
         if server:
@@ -294,14 +299,15 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
     return summary
 
 
-def _started_kernel(run_dir: Path):
-    """A started kernel on IPC sockets in the run folder: local-only, no TCP ports, no plain-text warning.
+def _started_kernel(socket_dir: str):
+    """A started kernel on IPC sockets: local-only, no TCP ports, no plain-text warning.
 
-    Started here rather than by papermill so that it can start while the previous notebook runs.
+    Started here rather than by papermill so that it can start while the previous notebook
+    runs. `socket_dir` is short: Unix socket paths are limited to ~100 characters.
     """
     from jupyter_client.manager import KernelManager
 
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(run_dir / f"kernel-{time.monotonic_ns()}"))
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=f"{socket_dir}/k{time.monotonic_ns() % 10**9}")
     km.start_kernel(cwd=str(NOTEBOOKS))
     return km
 

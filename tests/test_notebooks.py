@@ -1,0 +1,27 @@
+"""The notebooks run with their own defaults (`pytest --nbval-lax`), in pipeline order, on local Spark."""
+import os
+import subprocess
+import sys
+
+from lib.runner import load_pipeline, notebook_activities, notebook_name
+from tests.conftest import REPO
+
+
+def test_notebooks_pass_nbval_with_their_defaults(spark_server, tmp_path):
+    order = [f"notebooks/{notebook_name(a)}.ipynb" for a in notebook_activities(load_pipeline())]
+    env = dict(os.environ, SPARK_REMOTE=spark_server.url, LAKEHOUSE_OUTPUT=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+                        "--rootdir", str(tmp_path), *order], cwd=REPO, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert (tmp_path / "lake" / "gold" / "final_data" / "openssh_logs_final.csv").exists()
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and nb.cells.index(tagged[0]) == 1, path.name
+        assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+        assert nb.metadata["kernelspec"]["name"] == "python3"

@@ -1,0 +1,61 @@
+"""The runner follows adf/pipeline.json: its DAG, its parameters, its expressions."""
+import copy
+
+import pytest
+
+from lib import runner
+
+
+def test_the_dag_is_the_adf_pipeline():
+    order = [runner.notebook_name(a) for a in runner.notebook_activities(runner.load_pipeline())]
+    assert order == ["mount", "raw_load", "silver_load", "gold_load", "ml_anomaly_detection", "validation"]
+
+
+def test_dependency_order_not_file_order():
+    p = runner.load_pipeline()
+    shuffled = copy.deepcopy(p)
+    shuffled["properties"]["activities"].reverse()
+    assert [a["name"] for a in runner.notebook_activities(shuffled)] == \
+        [a["name"] for a in runner.notebook_activities(p)]
+
+
+def test_a_cycle_is_refused():
+    p = copy.deepcopy(runner.load_pipeline())
+    acts = p["properties"]["activities"]
+    acts[0]["dependsOn"] = [{"activity": acts[-1]["name"], "dependencyConditions": ["Succeeded"]}]
+    with pytest.raises(runner.PipelineError, match="cycle"):
+        runner.notebook_activities(p)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("literal", "literal"),
+    (7, 7),
+    ({"value": "@pipeline().parameters.year", "type": "Expression"}, 2024),
+    ("@activity('raw_load').output.runOutput.batch_id", "b42"),
+    ("@concat(pipeline().parameters.repo_path, '/notebooks/x')", "/Repos/r/notebooks/x"),
+    ("prefix-@{pipeline().parameters.year}-suffix", "prefix-2024-suffix"),
+    ("@@not an expression", "@not an expression"),
+    ("@string(pipeline().parameters.year)", "2024"),
+])
+def test_expressions(value, expected):
+    params = {"year": 2024, "repo_path": "/Repos/r"}
+    assert runner.resolve(value, params, {"raw_load": {"batch_id": "b42"}}) == expected
+
+
+@pytest.mark.parametrize("bad", ["@utcnow()", "@pipeline().parameters.nope", "@activity('later').output.runOutput.x",
+                                 "@concat('a'"])
+def test_unsupported_or_missing_is_a_clear_error(bad):
+    with pytest.raises(runner.PipelineError):
+        runner.resolve(bad, {"year": 1}, {})
+
+
+def test_inputs(tmp_path):
+    with pytest.raises(runner.PipelineError, match="input not found"):
+        runner.input_files([str(tmp_path / "missing.log")])
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.log").write_text("x")
+    (tmp_path / "d" / ".hidden").write_text("x")
+    assert [p.name for p in runner.input_files([str(tmp_path / "d")])] == ["a.log"]
+    same = runner.fingerprint([tmp_path / "d" / "a.log"])
+    (tmp_path / "d" / "a.log").write_text("y")
+    assert runner.fingerprint([tmp_path / "d" / "a.log"]) != same
