@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: run test bench clean venv
+.PHONY: run test bench clean venv tools
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ OUTPUT ?= output
 run: $(STAMP)
 	$(PY) -m lib run --output $(OUTPUT) $(if $(INPUT),--input $(INPUT)) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -31,3 +31,30 @@ bench: $(STAMP)
 
 clean:
 	rm -rf output .pytest_cache
+
+# Validators and emulators for the Azure assets' tests (tests/test_infra.py, tests/test_upload.py),
+# installed once and cached by stamps; the .venv-* names keep them out of git.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+NODE_TOOLS := .venv-node
+AZURITE_VERSION := 3.35.0
+AZURITE_STAMP := $(NODE_TOOLS)/.azurite-$(AZURITE_VERSION)
+
+tools: $(CHECKOV_STAMP) $(AZURITE_STAMP)
+
+# checkov has its own venv: it and python-hcl2 (in .venv) both install a module named `hcl2`.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo "installing checkov into $(CHECKOV_VENV) (first time: ~30 s)"
+	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-checkov.txt \
+		> $(CHECKOV_VENV)/pip.log 2>&1 || (tail -20 $(CHECKOV_VENV)/pip.log; exit 1)
+	@$(CHECKOV_VENV)/bin/python -m pip check
+	@touch $@
+
+# Azurite (blob service only is used) for `python -m lib upload`'s tests.
+$(AZURITE_STAMP):
+	@echo "installing azurite@$(AZURITE_VERSION) into $(NODE_TOOLS) (first time: ~20 s)"
+	@mkdir -p $(NODE_TOOLS)
+	@npm install --prefix $(NODE_TOOLS) --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION) \
+		> $(NODE_TOOLS)/npm.log 2>&1 || (tail -20 $(NODE_TOOLS)/npm.log; exit 1)
+	@touch $@
