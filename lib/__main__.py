@@ -61,6 +61,12 @@ def _parse(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from lib import bench
+
+    return bench.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--year", type=int, help="year of the first zone-less syslog line (default: this year)")
     p.add_argument("--timezone", default="UTC", help="zone of timestamps without one")
     p.set_defaults(fn=_parse)
+
+    from lib import upload  # light: azure-storage-blob is imported when the command runs
+
+    upload.add_arguments(sub.add_parser("upload", help="land raw log files in the lake's bronze container"))
+
+    b = sub.add_parser("bench", help="measure the stages and the alternatives on generated data")
+    b.add_argument("--lines", type=int, nargs="+", default=[100_000], help="sizes to measure (default 100000)")
+    b.add_argument("--out", default="output/bench", help="folder for data, lakes and the JSON report")
+    b.add_argument("--master", default="local[2]", help="Spark master of the measured Connect server")
+    b.add_argument("--driver-memory", default="3g")
+    b.add_argument("--no-drain3", action="store_true", help="skip Drain3 (installed into .venv-drain3 on first use)")
+    b.add_argument("--no-python", action="store_true", help="skip the pure-Python parser")
+    b.set_defaults(fn=_bench)
 
     args = ap.parse_args(argv)
     return args.fn(args)

@@ -52,12 +52,10 @@ def read_lines(path: str) -> Iterator[bytes]:
     """
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for raw in lines:
-        yield raw[:-1] if raw.endswith(b"\r") else raw
+        for raw in f:  # binary files iterate on LF only, streaming
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            yield raw[:-1] if raw.endswith(b"\r") else raw
 
 
 def clean_text(raw: bytes | str) -> str:

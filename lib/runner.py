@@ -354,7 +354,8 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         f"  model       {ml.get('model_name', '?')} v{ml.get('model_version', '?')} "
         f"({'promoted to champion' if ml.get('promoted') else 'challenger only'}), champion "
         f"v{ml.get('champion_version', '?')}: {ml.get('anomalies', '?')} anomalous source-windows",
-        f"  validation  {val.get('checks_passed', '?')}/{val.get('checks', '?')} checks passed — {val.get('report_md', '')}",
+        f"  validation  {val.get('checks_passed', '?')}/{val.get('checks', '?')} checks passed"
+        + (f", warnings: {', '.join(val['warnings'])}" if val.get("warnings") else "") + f" — {val.get('report_md', '')}",
         f"  lake        {summary['lake']}",
         f"  final CSV   {gold.get('final_csv', '?')}",
         f"  MLflow      {summary['tracking_uri']}",

@@ -1,0 +1,227 @@
+"""`python -m lib bench`: the pipeline's cost curve, beside what users would use instead.
+
+For each requested size N it generates N deterministic synthetic lines (cached), then
+measures on that one file, in one Spark Connect server:
+
+* floor      Spark reading the text and writing it as Parquet (Bronze's bare cost);
+* bronze     the Bronze stage (line numbers, lineage) into the lake;
+* silver     the Silver parse (header, templates, typed fields) and its commit;
+* features   the per-source-window aggregation;
+* gold       events per hour, top sources and the final CSV;
+* train      fitting the model on the lake's source-windows (cost ~ windows, not lines);
+* python     the pure-Python parser over the same lines (one core);
+* drain3     Drain3 (Loghub's settings) mining templates from the same lines (one core,
+             in its own venv: its wheel pins old jsonpickle/cachetools).
+
+Wall time, lines/s and the JVM's peak resident memory per stage (the Spark driver; the
+peak is reset before each stage) are printed as a table and written as JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DRAIN3_VENV = REPO / ".venv-drain3"
+SEED = 11
+
+
+def _jvm_peak_reset(pid: int) -> None:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM (Linux)
+    except OSError:
+        pass
+
+
+def _jvm_peak_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _machine() -> dict:
+    mem = None
+    try:
+        mem = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration):
+        pass
+    cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
+                if x.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem / 1024 / 1024, 1) if mem else None,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def dataset(n: int, folder: Path) -> Path:
+    """N synthetic lines (seed fixed), generated once per size."""
+    from lib import synth
+
+    path = folder / f"synthetic-{n}.log"
+    if not path.exists():
+        synth.write(path, lines=n, seed=SEED)
+    return path
+
+
+def _timed(results: list, name: str, n: int, pid: int, fn, **extra):
+    _jvm_peak_reset(pid)
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    results.append({"stage": name, "lines": n, "seconds": round(dt, 3), "lines_per_s": round(n / dt) if dt else None,
+                    "jvm_peak_mb": _jvm_peak_mb(pid), **extra})
+    return out
+
+
+def python_parser_rate(path: Path, year: int) -> dict:
+    """Lines/s of `lib.parser` over the file, in a fresh process (its own peak memory)."""
+    code = ("import sys, time, resource, json; from lib import parser\n"
+            f"t = time.perf_counter(); n = sum(1 for _ in parser.parse_lines(parser.read_lines({str(path)!r}), year={year}))\n"
+            "dt = time.perf_counter() - t\n"
+            "print(json.dumps({'lines': n, 'seconds': dt, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def ensure_drain3() -> Path | None:
+    """A venv with Drain3 in it (created once): its pinned deps would break the main venv's `pip check`."""
+    python = DRAIN3_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DRAIN3_VENV)], check=True)
+        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "drain3==0.9.11"], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"drain3 could not be installed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            return None
+    return python
+
+
+def drain3_rate(path: Path) -> dict | None:
+    python = ensure_drain3()
+    if python is None:
+        return None
+    out = subprocess.run([str(python), str(Path(__file__).with_name("drain3_probe.py")), str(path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_memory: str = "3g",
+              drain3: bool = True, python: bool = True) -> dict:
+    from datetime import datetime, timezone
+
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+    from lib import bronze, features, gold, model, silver, synth
+    from lib.lake import Lake
+    from lib.spark import SESSION_CONF, ConnectServer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    server = ConnectServer(master=master, log_path=folder / "spark-connect.log",
+                           conf={"spark.driver.memory": driver_memory}).start()
+    spark = SparkSession.builder.remote(server.url).getOrCreate()
+    for k, v in SESSION_CONF.items():
+        spark.conf.set(k, v)
+    pid = server.proc.pid
+    jvm = _jvm_child(pid)
+    results: list[dict] = []
+    year = synth.DEFAULT_START.year
+    try:
+        for n in sizes:
+            path = dataset(n, folder)
+            lake = Lake.from_params(str(folder / f"lake-{n}"))
+            for table in ("bronze", "silver", "quarantine"):
+                lake.fs.remove(lake.path(table))
+            batch = f"bench{n}"
+            _timed(results, "floor", n, jvm, lambda: spark.read.option("lineSep", "\n").text(str(path))
+                   .write.mode("overwrite").parquet(str(folder / f"floor-{n}")))
+            _timed(results, "bronze", n, jvm, lambda: lake.write_partition(
+                bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch, datetime.now(timezone.utc)),
+                "bronze", batch))
+            _timed(results, "silver", n, jvm, lambda: lake.write_parsed(
+                silver.parse(lake.read_table(spark, "bronze", batch), year), batch))
+            events = lake.read_table(spark, "silver")
+            _timed(results, "features", n, jvm, lambda: lake.write_table(features.spark_features(events), "features"))
+            _timed(results, "gold", n, jvm, lambda: (
+                lake.write_table(gold.events_hourly(events), "events_hourly"),
+                lake.write_table(gold.top_sources(lake.read_table(spark, "features")), "top_sources"),
+                lake.write_csv(gold.final_data(events), "final_data", "openssh_logs_final.csv")))
+            rows = _timed(results, "to_pandas", n, jvm, lambda: lake.read_table(spark, "features").toPandas())
+            _timed(results, "train", n, jvm, lambda: model.fit(rows, contamination=0.1), windows=len(rows))
+            if python:
+                r = python_parser_rate(path, year)
+                results.append({"stage": "python_parser", "lines": n, "seconds": round(r["seconds"], 3),
+                                "lines_per_s": round(n / r["seconds"]), "process_peak_mb": round(r["peak_mb"])})
+            if drain3:
+                r = drain3_rate(path)
+                if r:
+                    results.append({"stage": "drain3", "lines": n, "seconds": round(r["seconds"], 3),
+                                    "lines_per_s": round(n / r["seconds"]), "templates": r["templates"],
+                                    "process_peak_mb": round(r["peak_mb"])})
+            print(_table([r for r in results if r["lines"] == n]), flush=True)
+    finally:
+        spark.stop()
+        server.stop()
+    report = {"machine": _machine(), "master": master, "driver_memory": driver_memory,
+              "client_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+              "results": results, "ratios": _ratios(results)}
+    return report
+
+
+def _jvm_child(pid: int) -> int:
+    """spark-submit is a shell script that execs java; find the java process under it."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        javas = [p for p in [proc, *proc.children(recursive=True)] if "java" in p.name()]
+        return javas[0].pid if javas else pid
+    except Exception:  # psutil missing or the process vanished: measure what we have
+        return pid
+
+
+def _ratios(results: list[dict]) -> dict:
+    out = {}
+    for n in sorted({r["lines"] for r in results}):
+        by = {r["stage"]: r for r in results if r["lines"] == n}
+        if "silver" in by and "floor" in by:
+            out[f"{n}: silver / floor (wall)"] = round(by["silver"]["seconds"] / by["floor"]["seconds"], 2)
+        if "silver" in by and "drain3" in by:
+            out[f"{n}: silver / drain3 (lines/s)"] = round(by["silver"]["lines_per_s"] / by["drain3"]["lines_per_s"], 2)
+        if "python_parser" in by and "drain3" in by:
+            out[f"{n}: python parser / drain3 (lines/s)"] = round(
+                by["python_parser"]["lines_per_s"] / by["drain3"]["lines_per_s"], 2)
+    return out
+
+
+def _table(rows: list[dict]) -> str:
+    head = f"{'lines':>10} {'stage':<14} {'seconds':>9} {'lines/s':>12} {'peak MB':>9}  notes"
+    out = [head, "-" * len(head)]
+    for r in rows:
+        peak = r.get("jvm_peak_mb") or r.get("process_peak_mb")
+        note = ", ".join(f"{k}={r[k]}" for k in ("windows", "templates") if k in r)
+        out.append(f"{r['lines']:>10,} {r['stage']:<14} {r['seconds']:>9.2f} {r['lines_per_s'] or 0:>12,} "
+                   f"{(peak or 0):>9.0f}  {note}")
+    return "\n".join(out)
+
+
+def main(args) -> int:
+    folder = Path(args.out)
+    report = run_bench(args.lines, folder, master=args.master, driver_memory=args.driver_memory,
+                       drain3=not args.no_drain3, python=not args.no_python)
+    path = folder / f"bench-{'-'.join(str(n) for n in args.lines)}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print()
+    print(_table(report["results"]))
+    print()
+    for k, v in report["ratios"].items():
+        print(f"  {k}: {v}")
+    print(f"\nwritten to {path}")
+    return 0

@@ -1,0 +1,38 @@
+"""Drain3 over a syslog file, timed: run by `lib.bench` with the Drain3 venv's Python.
+
+Standalone on purpose (Drain3 lives in its own venv, without this project's packages).
+Settings are Loghub's benchmark settings for OpenSSH: similarity threshold 0.6, depth 5,
+IP addresses masked. Drain3 mines the message part of each line (the syslog header is
+split off with plain string operations, as Loghub's log_format does), single-threaded.
+"""
+import json
+import resource
+import sys
+import time
+
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.template_miner_config import TemplateMinerConfig
+
+
+def main(path: str) -> None:
+    config = TemplateMinerConfig()
+    config.drain_sim_th = 0.6
+    config.drain_depth = 5
+    config.masking_instructions = [MaskingInstruction(r"(\d+\.){3}\d+(:\d+)?", "IP")]
+    config.profiling_enabled = False
+    miner = TemplateMiner(config=config)
+    lines = 0
+    t = time.perf_counter()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            message = line.rstrip("\r\n").split(": ", 1)[-1]
+            miner.add_log_message(message)
+            lines += 1
+    seconds = time.perf_counter() - t
+    print(json.dumps({"lines": lines, "seconds": seconds, "templates": len(miner.drain.clusters),
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
