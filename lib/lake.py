@@ -130,9 +130,12 @@ def configure_abfss(spark, account: str, auth: str, secret_scope: str, dbutils) 
       locations; nothing to set here.
     * ``service_principal``: OAuth client credentials whose id, secret and tenant are
       read from a Key Vault-backed secret scope (keys ``sp-client-id``,
-      ``sp-client-secret``, ``sp-tenant-id``).
+      ``sp-client-secret``, ``sp-tenant-id``). Unity Catalog standard-access (shared)
+      clusters do not allow setting ``fs.azure.*``: this mode needs a dedicated cluster.
     """
     if auth == "unity_catalog":
+        if dbutils is not None:  # fail here, where ADF retries, not halfway through raw_load
+            dbutils.fs.ls(f"abfss://bronze@{account}.dfs.core.windows.net/")
         return "Unity Catalog external locations (access connector managed identity)"
     if auth != "service_principal":
         raise ValueError(f"unknown auth {auth!r}: use unity_catalog or service_principal")

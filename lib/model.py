@@ -228,12 +228,22 @@ def _pyfunc_class():
     return SshAnomalyModel
 
 
-def setup_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str = EXPERIMENT):
+def setup_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str = EXPERIMENT,
+                 model_name: str = MODEL_NAME):
+    """Point MLflow at the tracking server/store and the registry; create the experiment once.
+
+    On Databricks (``tracking_uri='databricks'``) experiments live under ``/Shared`` and a
+    three-part model name (``catalog.schema.model``) selects the Unity Catalog registry.
+    """
     import mlflow
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        if tracking_uri == "databricks":
+            mlflow.set_registry_uri("databricks-uc" if model_name.count(".") == 2 else "databricks")
+            experiment = f"/Shared/{experiment}"
+        else:
+            mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
     if exp is None:

@@ -26,14 +26,32 @@ def parameter_names(namespace: dict) -> list[str]:
             if not k.startswith("_") and type(v) in _SIMPLE and k not in ("In", "Out")]
 
 
-def _cast(value: str, default):
+def cast_like(value, default):
+    """`value` (often a string: widgets and ADF pass strings) with the type of `default`."""
+    if isinstance(value, type(default)) and not (isinstance(value, bool) and not isinstance(default, bool)):
+        return value
+    text = str(value).strip()
     if isinstance(default, bool):
-        if value.strip().lower() in ("true", "1", "yes"):
+        if text.lower() in ("true", "1", "yes"):
             return True
-        if value.strip().lower() in ("false", "0", "no", ""):
+        if text.lower() in ("false", "0", "no", ""):
             return False
         raise ValueError(f"not a boolean: {value!r}")
-    return type(default)(value) if value != "" or isinstance(default, str) else default
+    if isinstance(default, str):
+        return str(value)
+    return type(default)(text) if text != "" else default
+
+
+def declared_parameters(notebook_path) -> dict:
+    """Name -> default of the assignments in a notebook's cell tagged `parameters`."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
+            if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
 
 
 def notebook_params(namespace: dict) -> SimpleNamespace:
@@ -44,7 +62,7 @@ def notebook_params(namespace: dict) -> SimpleNamespace:
     if dbutils is not None:
         for k, default in values.items():
             dbutils.widgets.text(k, str(default).lower() if isinstance(default, bool) else str(default))
-            values[k] = _cast(dbutils.widgets.get(k), default)
+            values[k] = cast_like(dbutils.widgets.get(k), default)
     return SimpleNamespace(**values)
 
 

@@ -217,6 +217,7 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
     import papermill as pm
 
     from lib.lake import Lake
+    from lib.params import cast_like, declared_parameters
     from lib.spark import ConnectServer
 
     started = time.monotonic()
@@ -256,7 +257,9 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
     try:
         for i, activity in enumerate(activities):
             name = notebook_name(activity)
-            nb_params = {k: resolve(v, values, outputs)
+            declared = declared_parameters(NOTEBOOKS / f"{name}.ipynb")
+            nb_params = {k: cast_like(resolve(v, values, outputs), declared[k]) if k in declared else
+                         resolve(v, values, outputs)
                          for k, v in activity["typeProperties"].get("baseParameters", {}).items()}
             exit_file.unlink(missing_ok=True)
             executed = run_dir / f"{name}.ipynb"
