@@ -36,7 +36,6 @@ _HEADERS = {name: (_compile(regex), [_py_replacement(r) for r in repls])
 _DISPATCH = {key: [(t, _compile(t.regex)) for t in lst] for key, lst in tp.dispatch_table().items()}
 _REPEAT = _compile(tp.REPEAT_REGEX)
 _FIRST_MONTH = _compile(tp.FIRST_MONTH_REGEX)
-_SSHD = _compile(tp.SSHD_PROCESS_REGEX)
 _MASKS = [(_compile(rx), repl) for rx, repl in tp.MASKS]
 _IPV4 = _compile(tp.IPV4_REGEX)
 _IPV6 = _compile(tp.IPV6_REGEX)
@@ -56,6 +55,14 @@ def read_lines(path: str) -> Iterator[bytes]:
             if raw.endswith(b"\n"):
                 raw = raw[:-1]
             yield raw[:-1] if raw.endswith(b"\r") else raw
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """In-memory bytes split by the rule of `read_lines` (and Bronze)."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
 def clean_text(raw: bytes | str) -> str:
@@ -108,12 +115,12 @@ def _timestamp(fmt: str, h: dict, year: int, month0: int | None, tz: str) -> dat
                 return datetime.fromisoformat(h["ts_text"] + zone).astimezone(timezone.utc)
             local = datetime.fromisoformat(h["ts_text"]).replace(tzinfo=_zone(tz))
         return local.astimezone(timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):  # no such date, or an offset pushing it out of years 1-9999
         return None
 
 
 def _match(body: str):
-    words = body.split(" ", 2)
+    words = body.split(" ", 2)  # as Spark's substring_index(body, " ", 2)
     cands = _DISPATCH.get(tuple(words[:2])) if len(words) >= 2 else None
     if cands is None:
         cands = _DISPATCH.get((words[0],), ())
@@ -187,7 +194,7 @@ def parse_line(raw: bytes | str, line_number: int = 1, year: int | None = None,
         return dict(out, category="quarantined", reason="invalid timestamp")
     out.update(timestamp=ts, host=h["host"] or None, process=h["process"], pid=_int(h["pid"]),
                message=h["message"])
-    if _SSHD.match(h["process"]):
+    if h["process"] in tp.SSHD_PROCESSES:
         out.update(parse_message(h["message"]), category="sshd")
     else:
         out.update(category="other", event_template=mask(h["message"]))

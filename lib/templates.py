@@ -351,7 +351,8 @@ HEADER_FIELDS = ("ts_text", "zone", "host", "process", "pid", "message")
 # The first month seen in a file anchors year inference (Dec -> Jan rolls the year).
 FIRST_MONTH_REGEX = r"^(?:<[0-9]{1,3}>)?(" + "|".join(MONTHS) + r") "
 
-SSHD_PROCESS_REGEX = r"(?s)^sshd(?:-session|-auth|\(pam_unix\))?" + END
+# sshd's process names: the daemon, OpenSSH 9.8+'s per-session and auth binaries, old PAM lines.
+SSHD_PROCESSES = ("sshd", "sshd-session", "sshd-auth", "sshd(pam_unix)")
 
 PREAUTH_REGEX = r"(?s)\[preauth\][ \t]*" + END  # searched, not matched
 BLANK_REGEX = r"(?s)^\s*" + END  # an empty or all-whitespace line
@@ -377,13 +378,29 @@ IPV6_REGEX = r"(?s)^(?=[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:)[0-9A-Fa-f:]+(?:" + _OCTET
 V4_MAPPED_PREFIX = "::ffff:"
 
 
-def replacement(t: Template) -> str:
-    """Java replacement string producing RECORD for a match of `t` (Spark side)."""
-    groups = {SLOT.get(name, name): i + 1 for i, name in enumerate(n for n in t.fields if n in CAPTURED)}
-    parts = []
-    for name in RECORD:
-        if name in groups:
-            parts.append(f"${groups[name]}")
-        else:
-            parts.append(t.constant(name).replace("\\", "\\\\").replace("$", "\\$"))
-    return SEP.join(parts)
+# What a dispatch group's rewrite puts in its record (Spark side), in this order; the last
+# slot tells which template of the group matched (see `group_rewrite`).
+VALUE_SLOTS = ("user", "src", "src_host", "port", "method", "key_type", "fingerprint", "repeat")
+GROUP_RECORD = VALUE_SLOTS + ("branch",)
+
+
+def group_rewrite(candidates: list[Template]) -> tuple[str, str]:
+    """One Java regex for a dispatch group, and the replacement that turns a match into GROUP_RECORD.
+
+    The group's templates become ordered alternatives of one regex, so the first that
+    matches the whole message wins, exactly as the Python parser's loop over them. Each
+    alternative k ends with a look-behind capturing the message's last k characters; only
+    the matching alternative's groups take part in the match, so the length of the
+    `branch` slot is k. One regex evaluation per line, whichever template matches.
+    """
+    branches, slots, group = [], {name: [] for name in GROUP_RECORD}, 0
+    for k, t in enumerate(candidates, start=1):
+        for name in (n for n in t.fields if n in CAPTURED):
+            group += 1
+            slots[SLOT.get(name, name)].append(group)
+        group += 1
+        slots["branch"].append(group)
+        branches.append(t.regex[len("(?s)^"):] + f"(?<=(.{{{k}}}))")
+    regex = "(?s)^(?:" + "|".join(branches) + ")"
+    # Group references are followed by "$" or SEP only, so "$1" is never read as "$12".
+    return regex, SEP.join("".join(f"${g}" for g in slots[name]) for name in GROUP_RECORD)

@@ -125,6 +125,7 @@ def test_other_programs_are_their_own_category():
     (b"\x00\x01\x02 binary \xff\xfe", "unrecognized header"),
     (b"Mar  3 10:00", "unrecognized header"),  # truncated
     (b"Feb 30 10:00:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]", "invalid timestamp"),
+    (b"0001-01-01T00:00:00+14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]", "invalid timestamp"),
     (b"Mar  3 10:00:00 h sshd[1]: " + b"A" * 1_000_000, "line too long"),
 ])
 def test_bad_lines_are_quarantined_with_a_reason(raw, reason):
@@ -139,8 +140,10 @@ def test_non_utf8_and_nul_bytes_in_a_good_line_are_kept():
 
 def test_read_lines_splits_like_bronze(tmp_path):
     f = tmp_path / "mixed.log"
-    f.write_bytes(b"a\r\nb\nc\r\r\nd\re\n\nlast")
-    assert list(parser.read_lines(f)) == [b"a", b"b", b"c\r", b"d\re", b"", b"last"]
+    data = b"a\r\nb\nc\r\r\nd\re\n\nlast"
+    f.write_bytes(data)
+    assert list(parser.read_lines(f)) == parser.split_lines(data) == [b"a", b"b", b"c\r", b"d\re", b"", b"last"]
+    assert parser.split_lines(b"x\n") == [b"x"] and parser.split_lines(b"") == []
     g = tmp_path / "x.log.gz"
     g.write_bytes(gzip.compress(b"one\ntwo\n"))
     assert list(parser.read_lines(g)) == [b"one", b"two"]

@@ -31,7 +31,9 @@ def test_agrees_with_python_on_every_template_and_header(spark, tmp_path):
               "Jan  1 00:00:04 h kernel: [12345.678] eth0: link up",
               "Jan  1 00:00:05 h sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls",
               "Jan  1 00:00:06 h sshd[1]: Failed password for root from fe80::1%eth0 port 22 ssh2",
-              "Jan  1 00:00:07 h sshd[1]: \x02Connection closed by 1.2.3.4 [preauth]"]
+              "Jan  1 00:00:07 h sshd[1]: \x02Connection closed by 1.2.3.4 [preauth]",
+              "0001-01-01T00:00:00+14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]",  # before year 1 in UTC
+              "9999-12-31T23:59:59-14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]"]
     f = tmp_path / "examples.log"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rows = spark_parse(spark, f, 2023, "America/New_York")

@@ -36,18 +36,23 @@ def test_dispatch_keys_are_literal_prefixes():
             assert key[0] == t.key[0]
 
 
-def test_replacement_record_has_one_slot_per_field():
-    t = tp.BY_ID["E10"]
-    parts = tp.replacement(t).split(tp.SEP)
-    assert len(parts) == len(tp.RECORD)
-    rec = dict(zip(tp.RECORD, parts))
-    assert rec == {**rec, "event_id": "E10", "user": "$1", "src": "$2", "port": "$3", "method": "password",
-                   "outcome": "failure", "action": "auth_failure", "invalid_user": "1", "preauth": ""}
-
-
-def test_constants_with_replacement_metacharacters_are_escaped():
-    t = tp.Template("X1", "odd {user}", "info", method="a$b\\c")
-    assert "a\\$b\\\\c" in tp.replacement(t)
+def test_group_rewrite_says_which_template_matched():
+    candidates = tp.dispatch_table()[("Failed", "password")]
+    assert [t.event_id for t in candidates][:2] == ["E10", "E9"]
+    regex, repl = tp.group_rewrite(candidates)
+    python_repl = re.sub(r"\$(\d+)", r"\\g<\1>", repl)  # Java "$n" -> Python "\g<n>"
+    for message, event_id, user in [
+        ("Failed password for invalid user bob from 10.0.0.1 port 22 ssh2", "E10", "bob"),
+        ("Failed password for root from 10.0.0.1 port 22 ssh2", "E9", "root"),
+        ("Failed password for root from 10.0.0.1 port 22 ssh2: RSA SHA256:x", None, None),
+    ]:
+        out = re.sub(regex, python_repl, message, flags=re.ASCII)
+        if event_id is None:
+            assert out == message
+            continue
+        record = dict(zip(tp.GROUP_RECORD, out.split(tp.SEP)))
+        assert candidates[len(record["branch"]) - 1].event_id == event_id
+        assert (record["user"], record["src"], record["port"]) == (user, "10.0.0.1", "22")
 
 
 @pytest.mark.parametrize("bad", [

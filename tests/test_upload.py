@@ -19,16 +19,11 @@ from pathlib import Path
 import pytest
 
 from lib import upload
+from lib.spark import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE = REPO / ".venv-node" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "lakehouse"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +31,7 @@ def azurite(tmp_path_factory):
     """A running Azurite blob service; yields its connection string."""
     if not AZURITE.exists():
         pytest.fail(f"Azurite is not installed at {AZURITE}: run `make test` (or `make azurite`)")
-    port, key = _free_port(), base64.b64encode(secrets.token_bytes(32)).decode()
+    port, key = free_port(), base64.b64encode(secrets.token_bytes(32)).decode()
     folder = tmp_path_factory.mktemp("azurite")
     log = open(folder / "azurite.log", "w")
     proc = subprocess.Popen(
