@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DRAIN3_VENV := .venv-drain3
+DRAIN3_STAMP := $(DRAIN3_VENV)/.installed
 export SPARK_LOCAL_IP := 127.0.0.1
 
 .PHONY: run test bench clean venv tools
@@ -26,8 +28,15 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(DRAIN3_STAMP)
 	$(PY) -m lib bench $(ARGS)
+
+# Drain3, the template miner the benchmark compares with, in its own venv (see requirements-drain3.txt).
+$(DRAIN3_STAMP): requirements-drain3.txt
+	@test -x $(DRAIN3_VENV)/bin/python || $(PYTHON) -m venv $(DRAIN3_VENV)
+	@$(DRAIN3_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-drain3.txt \
+		> $(DRAIN3_VENV)/pip.log 2>&1 || (tail -20 $(DRAIN3_VENV)/pip.log; exit 1)
+	@touch $@
 
 clean:
 	rm -rf output .pytest_cache

@@ -96,7 +96,8 @@ def ensure_drain3() -> Path | None:
     python = DRAIN3_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(DRAIN3_VENV)], check=True)
-        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "drain3==0.9.11"], capture_output=True, text=True)
+        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REPO / "requirements-drain3.txt")],
+                           capture_output=True, text=True)
         if r.returncode != 0:
             print(f"drain3 could not be installed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             return None
