@@ -122,7 +122,7 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
 
     from lib import bronze, features, gold, model, silver, synth
     from lib.lake import Lake
-    from lib.spark import SESSION_CONF, ConnectServer, session_conf
+    from lib.spark import SESSION_CONF, ConnectServer
 
     folder.mkdir(parents=True, exist_ok=True)
     server = ConnectServer(master=master, log_path=folder / "spark-connect.log",
@@ -146,9 +146,8 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
             _timed(results, "bronze", n, jvm, lambda: lake.write_partition(
                 bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch, datetime.now(timezone.utc)),
                 "bronze", batch))
-            with session_conf(spark, silver.WRITE_CONF):
-                _timed(results, "silver", n, jvm, lambda: lake.write_parsed(
-                    silver.parse(lake.read_table(spark, "bronze", batch), year), batch))
+            _timed(results, "silver", n, jvm, lambda: lake.write_parsed(
+                silver.parse(lake.read_table(spark, "bronze", batch), year), batch))
             events = lake.read_table(spark, "silver")
             _timed(results, "features", n, jvm, lambda: lake.write_table(features.spark_features(events), "features"))
             _timed(results, "gold", n, jvm, lambda: (

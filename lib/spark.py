@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 # Session settings the pipeline relies on, for every kind of session.
@@ -147,19 +146,3 @@ class ConnectServer:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-@contextmanager
-def session_conf(spark, conf: dict):
-    """Set session settings for one piece of work, then put the previous values back."""
-    before = {k: spark.conf.get(k, None) for k in conf}
-    for k, v in conf.items():
-        spark.conf.set(k, v)
-    try:
-        yield spark
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
