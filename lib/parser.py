@@ -65,10 +65,13 @@ def split_lines(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
+_CONTROL = {ord(ch): "\ufffd" for ch in tp.CONTROL}
+
+
 def clean_text(raw: bytes | str) -> str:
-    """The text Silver parses: invalid UTF-8 and NUL bytes become U+FFFD."""
+    """The text Silver parses: invalid UTF-8 and `templates.CONTROL` characters become U+FFFD."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    return text.replace("\x00", "\ufffd")
+    return text.translate(_CONTROL)
 
 
 def mask(message: str) -> str:

@@ -29,20 +29,24 @@ from functools import cached_property
 # character, and Java's `.*` is far faster than `[\s\S]*`); no `$`, `\b`, `\Z` (their
 # meanings differ); end of input is `(?!.)`; digits are `[0-9]`.
 END = r"(?!.)"
-SEP = "\x01"  # separates captured values in the Spark record; no field may contain it
+SEP = "\x01"  # separates values in the Spark records; parsed text never contains it (see CONTROL)
+# Control characters the parsers replace with U+FFFD before parsing: NUL (which many tools
+# choke on) and SEP (so that no field can contain the separator).
+CONTROL = "\x00\x01"
+NOT_SPACE = r"[^\t\n\x0b\x0c\r ]"  # \S, spelled out: Java matches an explicit class faster
 
 # Capture pattern per field; `_` and `_n` are wildcards that are not captured.
 FIELD_PATTERNS = {
-    "user": r"[^\x01]*?",
-    "known_user": r"(?!invalid user )[^\x01]*?",  # a user name that is not sshd's "invalid user X"
-    "src": r"[^\s\x01]*?",
-    "src_host": r"[^\s\x01]+?",
+    "user": r".*?",
+    "known_user": r"(?!invalid user ).*?",  # a user name that is not sshd's "invalid user X"
+    "src": NOT_SPACE + "*?",
+    "src_host": NOT_SPACE + "+?",
     "port": r"[0-9]{1,5}",
-    "method": r"[^\s\x01]+",
-    "key_type": r"[^\s\x01]+",
-    "fingerprint": r"[^\s\x01]+",
+    "method": NOT_SPACE + "+",
+    "key_type": NOT_SPACE + "+",
+    "fingerprint": NOT_SPACE + "+",
     "repeat": r"[0-9]{1,9}",
-    "_": r"[^\x01]*?",
+    "_": r".*?",
     "_n": r"[0-9]+",
 }
 CAPTURED = ("user", "known_user", "src", "src_host", "port", "method", "key_type", "fingerprint", "repeat")
@@ -325,8 +329,9 @@ REPEAT_REGEX = r"(?s)^message repeated ([0-9]{1,9}) times: \[ ?(.*)\]" + END
 
 # ---- syslog headers -------------------------------------------------------
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_HOST = r"[^\s\[\]:\x00-\x1f]+"
-_PROC = r"[^\s\[:\x00-\x1f]+"
+# Written as ranges: Java evaluates `[^\s\x00-\x1f...]` (the same set) about 5x slower.
+_HOST = r"[^\x00-\x20\[\]:]+"
+_PROC = r"[^\x00-\x20\[:]+"
 _PID = r"(?:\[([0-9]{1,9})\])?"
 _TAIL = r": ?(.*)" + END
 # Each header regex yields (timestamp, zone, host, process, pid, message) as groups 1-6;
@@ -342,8 +347,8 @@ HEADER_FORMATS = {
             "$1T$2$3", "$4", "$5", "$6", "$7", "$8"),
     # <38>1 2019-07-08T17:40:16.954167-04:00 host sshd 57915 - - msg   (RFC 5424)
     "rfc5424": (r"(?s)^<[0-9]{1,3}>1 ([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,6})?[0-9]*"
-                r"(Z|[+-][0-9]{2}:?[0-9]{2}) (?:-|(" + _HOST + r")) (?:-|(" + _PROC + r")) (?:-|([0-9]{1,9})|[^\s\x00-\x1f]+)"
-                r" [^\s\x00-\x1f]+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?:\ufeff)?(.*))?" + END,
+                r"(Z|[+-][0-9]{2}:?[0-9]{2}) (?:-|(" + _HOST + r")) (?:-|(" + _PROC + r")) (?:-|([0-9]{1,9})|[^\x00-\x20]+)"
+                r" [^\x00-\x20]+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?:\ufeff)?(.*))?" + END,
                 "$1T$2$3", "$4", "$5", "$6", "$7", "$8"),
 }
 HEADER_FIELDS = ("ts_text", "zone", "host", "process", "pid", "message")

@@ -33,7 +33,10 @@ def test_agrees_with_python_on_every_template_and_header(spark, tmp_path):
               "Jan  1 00:00:06 h sshd[1]: Failed password for root from fe80::1%eth0 port 22 ssh2",
               "Jan  1 00:00:07 h sshd[1]: \x02Connection closed by 1.2.3.4 [preauth]",
               "0001-01-01T00:00:00+14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]",  # before year 1 in UTC
-              "9999-12-31T23:59:59-14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]"]
+              "9999-12-31T23:59:59-14:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]",
+              "Feb 29 10:00:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]",  # 2023 has no Feb 29
+              "Mar  1 24:00:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]",
+              "Mar  1 23:59:60 h sshd[1]: Connection closed by 1.2.3.4 [preauth]"]  # leap second: invalid
     f = tmp_path / "examples.log"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rows = spark_parse(spark, f, 2023, "America/New_York")
