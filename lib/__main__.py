@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--driver-memory", default="3g")
     b.add_argument("--no-drain3", action="store_true", help="skip Drain3 (installed into .venv-drain3 on first use)")
     b.add_argument("--no-python", action="store_true", help="skip the pure-Python parser")
+    b.add_argument("--repeat", type=int, default=3, help="runs per Spark stage; the median is reported")
     b.set_defaults(fn=_bench)
 
     args = ap.parse_args(argv)

@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DRAIN3_VENV = REPO / ".venv-drain3"
 SEED = 11
+WARM_UP_LINES = 20_000
 
 
 def _jvm_peak_reset(pid: int) -> None:
@@ -71,13 +73,18 @@ def dataset(n: int, folder: Path) -> Path:
     return path
 
 
-def _timed(results: list, name: str, n: int, pid: int, fn, **extra):
+def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 1, **extra):
+    """Run `fn` `repeat` times; record the median wall time and the JVM's peak memory over the runs."""
     _jvm_peak_reset(pid)
-    t = time.perf_counter()
-    out = fn()
-    dt = time.perf_counter() - t
-    results.append({"stage": name, "lines": n, "seconds": round(dt, 3), "lines_per_s": round(n / dt) if dt else None,
-                    "jvm_peak_mb": _jvm_peak_mb(pid), **extra})
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    dt = statistics.median(times)
+    if results is not None:
+        results.append({"stage": name, "lines": n, "seconds": round(dt, 3), "runs": [round(x, 3) for x in times],
+                        "lines_per_s": round(n / dt) if dt else None, "jvm_peak_mb": _jvm_peak_mb(pid), **extra})
     return out
 
 
@@ -114,10 +121,9 @@ def drain3_rate(path: Path) -> dict | None:
 
 
 def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_memory: str = "3g",
-              drain3: bool = True, python: bool = True) -> dict:
+              drain3: bool = True, python: bool = True, repeat: int = 3) -> dict:
     from datetime import datetime, timezone
 
-    import pandas as pd
     from pyspark.sql import SparkSession
 
     from lib import bronze, features, gold, model, silver, synth
@@ -134,28 +140,35 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
     jvm = _jvm_child(pid)
     results: list[dict] = []
     year = synth.DEFAULT_START.year
+
+    def stages(n: int, record: list | None, repeat: int) -> None:
+        path = dataset(n, folder)
+        lake = Lake.from_params(str(folder / f"lake-{n}"))
+        for table in ("bronze", "silver", "quarantine"):
+            lake.fs.remove(lake.path(table))
+        batch = f"bench{n}"
+        _timed(record, "floor", n, jvm, lambda: spark.read.option("lineSep", "\n").text(str(path))
+               .write.mode("overwrite").parquet(str(folder / f"floor-{n}")), repeat)
+        _timed(record, "bronze", n, jvm, lambda: lake.write_partition(
+            bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch, datetime.now(timezone.utc)),
+            "bronze", batch), repeat)
+        _timed(record, "silver", n, jvm, lambda: lake.write_parsed(
+            silver.parse(lake.read_table(spark, "bronze", batch), year), batch), repeat)
+        events = lake.read_table(spark, "silver")
+        _timed(record, "features", n, jvm, lambda: lake.write_table(features.spark_features(events), "features"),
+               repeat)
+        _timed(record, "gold", n, jvm, lambda: (
+            lake.write_table(gold.events_hourly(events), "events_hourly"),
+            lake.write_table(gold.top_sources(lake.read_table(spark, "features")), "top_sources"),
+            lake.write_csv(gold.final_data(events), "final_data", "openssh_logs_final.csv")), repeat)
+        rows = _timed(record, "to_pandas", n, jvm, lambda: lake.read_table(spark, "features").toPandas(), repeat)
+        _timed(record, "train", n, jvm, lambda: model.fit(rows, contamination=0.1), repeat, windows=len(rows))
+
     try:
+        stages(WARM_UP_LINES, None, 1)  # JIT and code generation warm before anything is timed
         for n in sizes:
+            stages(n, results, repeat)
             path = dataset(n, folder)
-            lake = Lake.from_params(str(folder / f"lake-{n}"))
-            for table in ("bronze", "silver", "quarantine"):
-                lake.fs.remove(lake.path(table))
-            batch = f"bench{n}"
-            _timed(results, "floor", n, jvm, lambda: spark.read.option("lineSep", "\n").text(str(path))
-                   .write.mode("overwrite").parquet(str(folder / f"floor-{n}")))
-            _timed(results, "bronze", n, jvm, lambda: lake.write_partition(
-                bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch, datetime.now(timezone.utc)),
-                "bronze", batch))
-            _timed(results, "silver", n, jvm, lambda: lake.write_parsed(
-                silver.parse(lake.read_table(spark, "bronze", batch), year), batch))
-            events = lake.read_table(spark, "silver")
-            _timed(results, "features", n, jvm, lambda: lake.write_table(features.spark_features(events), "features"))
-            _timed(results, "gold", n, jvm, lambda: (
-                lake.write_table(gold.events_hourly(events), "events_hourly"),
-                lake.write_table(gold.top_sources(lake.read_table(spark, "features")), "top_sources"),
-                lake.write_csv(gold.final_data(events), "final_data", "openssh_logs_final.csv")))
-            rows = _timed(results, "to_pandas", n, jvm, lambda: lake.read_table(spark, "features").toPandas())
-            _timed(results, "train", n, jvm, lambda: model.fit(rows, contamination=0.1), windows=len(rows))
             if python:
                 r = python_parser_rate(path, year)
                 results.append({"stage": "python_parser", "lines": n, "seconds": round(r["seconds"], 3),
@@ -170,7 +183,7 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
     finally:
         spark.stop()
         server.stop()
-    report = {"machine": _machine(), "master": master, "driver_memory": driver_memory,
+    report = {"machine": _machine(), "master": master, "driver_memory": driver_memory, "repeat": repeat,
               "client_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
               "results": results, "ratios": _ratios(results)}
     return report
@@ -216,7 +229,7 @@ def _table(rows: list[dict]) -> str:
 def main(args) -> int:
     folder = Path(args.out)
     report = run_bench(args.lines, folder, master=args.master, driver_memory=args.driver_memory,
-                       drain3=not args.no_drain3, python=not args.no_python)
+                       drain3=not args.no_drain3, python=not args.no_python, repeat=args.repeat)
     path = folder / f"bench-{'-'.join(str(n) for n in args.lines)}.json"
     path.write_text(json.dumps(report, indent=2))
     print()

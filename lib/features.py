@@ -108,13 +108,13 @@ def spark_features(silver, window_minutes: int = 60, burst_minutes: int = 10):
           .withColumn("_t", F.unix_micros("timestamp") / F.lit(1e6)))
     size = window_minutes * 60
     df = df.withColumn("window_start", F.timestamp_seconds(F.floor(F.col("_t") / size) * size))
-    aggs, post = [], {}
+    aggs, post, times = [], {}, {}
     for f in FEATURES:
         cond = _spark_pred(f.where)
         if f.kind == "count":
             aggs.append(F.sum(F.when(cond, w).otherwise(0)).cast("double").alias(f.name))
-        elif f.kind == "distinct":
-            aggs.append(F.count_distinct(F.when(cond, F.col(f.column))).cast("double").alias(f.name))
+        elif f.kind == "distinct":  # a set per group: count_distinct would make Spark expand every row
+            aggs.append(F.size(F.collect_set(F.when(cond, F.col(f.column)))).cast("double").alias(f.name))
         elif f.kind == "span":
             aggs.append((F.max("_t") - F.min("_t")).alias(f.name))
         elif f.kind == "after":
@@ -122,8 +122,10 @@ def spark_features(silver, window_minutes: int = 60, burst_minutes: int = 10):
             first_fail = F.min(F.when(F.col("action") == "auth_failure", F.col("_t")))
             aggs.append(F.coalesce((last_ok > first_fail).cast("double"), F.lit(0.0)).alias(f.name))
         elif f.kind in ("gap_mean", "gap_std", "peak"):
-            times = F.array_sort(F.flatten(F.collect_list(F.when(cond, F.array_repeat(F.col("_t"), F.least(w, F.lit(MAX_EXPANSION)))))))
-            aggs.append(times.alias(f"_times_{f.name}"))
+            if f.where not in times:  # one sorted list per predicate, shared by its features
+                times[f.where] = f"_times{len(times)}"
+                repeated = F.array_repeat(F.col("_t"), F.least(w, F.lit(MAX_EXPANSION)))
+                aggs.append(F.array_sort(F.flatten(F.collect_list(F.when(cond, repeated)))).alias(times[f.where]))
             post[f.name] = f
         elif f.kind in ("ratio", "unless"):
             post[f.name] = f
@@ -134,9 +136,9 @@ def spark_features(silver, window_minutes: int = 60, burst_minutes: int = 10):
         elif f.kind == "unless":
             expr = F.when(F.col(f.den) == 0, F.col(f.num)).otherwise(0.0)
         elif f.kind == "peak":
-            expr = _spark_peak(F.col(f"_times_{name}"), burst_minutes * 60)
+            expr = _spark_peak(F.col(times[f.where]), burst_minutes * 60)
         else:
-            expr = _spark_gaps(F.col(f"_times_{name}"), f.kind)
+            expr = _spark_gaps(F.col(times[f.where]), f.kind)
         out = out.withColumn(name, expr.cast("double"))
     return out.select(*KEYS, F.lit(window_minutes).alias("window_minutes"), *NAMES, "first_seen", "last_seen")
 
