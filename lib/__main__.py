@@ -27,12 +27,22 @@ def _run(args) -> int:
         sample, _ = synth.write(f"{args.output}/input/openssh_synthetic.log")
         inputs = [str(sample)]
         params.setdefault("year", synth.DEFAULT_START.year)
+    cluster = None
     try:
+        if args.standalone:
+            from lib.spark import StandaloneCluster
+
+            cluster = StandaloneCluster(workers=args.standalone, log_dir=f"{args.output}/standalone-cluster").start()
+            args.spark_master = cluster.url
+            print(f"standalone cluster {cluster.url} with {args.standalone} workers")
         summary = run(inputs, args.output, params, spark_master=args.spark_master, spark_remote=args.spark_remote,
                       html=not args.no_html)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if cluster:
+            cluster.stop()
     print_summary(summary)
     return 0
 
@@ -81,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tracking-uri", dest="tracking_uri", help="MLflow tracking URI (default: sqlite in --output)")
     r.add_argument("--spark-master", default="local[2]", help="master for the Spark Connect server, e.g. spark://host:7077")
     r.add_argument("--spark-remote", help="use a running Spark Connect server (sc://host:port) instead")
+    r.add_argument("--standalone", type=int, metavar="WORKERS",
+                   help="start a local standalone Spark cluster with this many workers for the run, then stop it")
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="any pipeline parameter")
     r.add_argument("--no-html", action="store_true", help="skip the HTML export of executed notebooks")
     r.set_defaults(fn=_run)

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -140,6 +141,79 @@ class ConnectServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class StandaloneCluster:
+    """A Spark standalone cluster on 127.0.0.1: a master and workers from pyspark's own `spark-class`.
+
+    For proving the pipeline does not depend on local mode: the Connect server (the driver)
+    runs with ``--master spark://...`` and the work happens in executor JVMs on the workers.
+    Every process is started in its own session and stopped by process id.
+    """
+
+    def __init__(self, workers: int = 2, cores: int = 1, memory: str = "1g", log_dir: str | os.PathLike | None = None):
+        self.workers, self.cores, self.memory = workers, cores, memory
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.port, self.ui_port = free_port(), free_port()
+        self.procs: list[subprocess.Popen] = []
+
+    @property
+    def url(self) -> str:
+        return f"spark://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, *args: str) -> None:
+        out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else subprocess.DEVNULL
+        cmd = [os.path.join(spark_home(), "bin", "spark-class"), *args]
+        self.procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_java_env(),
+                                           start_new_session=True))
+
+    def alive_workers(self) -> int:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=2) as r:
+            return len([w for w in json.load(r).get("workers", []) if w.get("state") == "ALIVE"])
+
+    def start(self, timeout: float = 120) -> "StandaloneCluster":
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                    "--port", str(self.port), "--webui-port", str(self.ui_port))
+        for i in range(self.workers):
+            self._spawn(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
+                        "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()),
+                        "--work-dir", tempfile.mkdtemp(prefix="spark-worker-"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                self.stop()
+                raise RuntimeError("a Spark master or worker exited during start"
+                                   + (f"; see {self.log_dir}" if self.log_dir else ""))
+            try:
+                if self.alive_workers() == self.workers:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{self.workers} workers did not register with {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
 
     def __enter__(self):
         return self.start()
