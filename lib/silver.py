@@ -1,14 +1,14 @@
 """Silver: every Bronze line parsed into a typed event, with Spark's native functions.
 
 Built from the template catalog (`lib.templates`), like the pure-Python parser
-(`lib.parser`); the two agree line for line. No Python UDF: the parse is a few
+(`lib.parser`); the two agree line for line. No Python UDF: the parse is two
 `regexp_replace` calls per line, because
 
 * the header regex rewrites the line into a record ``ts|zone|host|process|pid|message``
-  in one pass (split on a control character no field can contain);
-* the message is dispatched on its leading words to the one or two templates that
-  can match it, and the matching template's regex rewrites it into the catalog's
-  RECORD (event id, captured fields and the template's constants) in one pass.
+  in one pass (split on a control character the parsed text never contains);
+* the message's leading words pick its dispatch group, and the group's one regex
+  (its templates as ordered alternatives) rewrites it into the captured fields plus
+  which template matched, whose id, template string and constants are then looked up.
 
 Every Bronze row comes out exactly once: as an `sshd` or `other` event, or as
 `quarantined` with the reason.
@@ -130,7 +130,7 @@ def _timestamp(fmt_is_bsd: Column, ts_text: Column, zone: Column, year: int, tz:
 
 
 def match_templates(df: DataFrame, body: str) -> DataFrame:
-    """Add `_r_<field>` columns for every RECORD field, and `_template`: what the first matching template says.
+    """Add `_r_<field>` columns for every RECORD field and `_r_template`: what the first matching template says.
 
     The body's leading words pick its dispatch group; the group's one regex
     (`templates.group_rewrite`) rewrites a match into the captured values plus which of
