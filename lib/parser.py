@@ -27,11 +27,16 @@ def _compile(regex: str) -> re.Pattern:
     return re.compile(regex, _A)
 
 
-def _py_replacement(java: str) -> str:
-    return re.sub(r"\$(\d)", r"\\g<\1>", java)
+def _replacement_parts(java: str) -> list:
+    """A Java replacement ("$1 $2") as literal strings and group numbers, to expand without re's template parser."""
+    return [int(p[1:]) if p.startswith("$") else p for p in re.split(r"(\$\d)", java) if p]
 
 
-_HEADERS = {name: (_compile(regex), [_py_replacement(r) for r in repls])
+def _expand(m: re.Match, parts: list) -> str:
+    return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+
+
+_HEADERS = {name: (_compile(regex), [_replacement_parts(r) for r in repls])
             for name, (regex, *repls) in tp.HEADER_FORMATS.items()}
 _DISPATCH = {key: [(t, _compile(t.regex)) for t in lst] for key, lst in tp.dispatch_table().items()}
 _REPEAT = _compile(tp.REPEAT_REGEX)
@@ -98,7 +103,7 @@ def _header(text: str) -> tuple[str, dict] | None:
         rx, repls = _HEADERS[name]
         m = rx.match(text)
         if m:
-            return name, dict(zip(tp.HEADER_FIELDS, (m.expand(r) for r in repls)))
+            return name, dict(zip(tp.HEADER_FIELDS, (_expand(m, r) for r in repls)))
     return None
 
 
