@@ -218,7 +218,7 @@ def generate(lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, start: dateti
     sessions: list[Session] = []
     homes = {u: (f"10.{rng.randrange(1, 8)}.{rng.randrange(256)}.{rng.randrange(2, 250)}"
                  if rng.random() < 0.7 else _public_ip(rng)) for u in USERS}
-    written, hours = 0, 0
+    written, hours, counted = 0, 0, 0
     while written < lines * 1.02 + 200:  # an hour at a time until there is enough to cut from
         base = t0 + hours * 3600
         working = 7 <= (hours % 24) <= 19
@@ -235,7 +235,8 @@ def generate(lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, start: dateti
         for kind, rate in zip(ATTACK_KINDS, ATTACK_RATES):
             if rng.random() < rate * attack_share:
                 sessions.append(_attack(w, kind, base + rng.uniform(0, 3600), _public_ip(rng)))
-        written = sum(len(s.events) for s in sessions)
+        written += sum(len(s.events) for s in sessions[counted:])
+        counted = len(sessions)
         hours += 1
     noise = [_noise(rng, t0 + rng.uniform(0, hours * 3600)) for _ in range(int(lines * 0.02))]
     events = [(t, pid, "sshd", msg, i) for i, s in enumerate(sessions) for t, pid, msg in s.events]
