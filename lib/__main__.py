@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--lines", type=int, nargs="+", default=[100_000], help="sizes to measure (default 100000)")
     b.add_argument("--out", default="output/bench", help="folder for data, lakes and the JSON report")
     b.add_argument("--master", default="local[2]", help="Spark master of the measured Connect server")
-    b.add_argument("--driver-memory", default="3g")
+    b.add_argument("--driver-memory", default="2g")
     b.add_argument("--no-drain3", action="store_true", help="skip Drain3 (installed into .venv-drain3 on first use)")
     b.add_argument("--no-python", action="store_true", help="skip the pure-Python parser")
     b.add_argument("--repeat", type=int, default=3, help="runs per Spark stage; the median is reported")

@@ -64,12 +64,11 @@ def _machine() -> dict:
 
 
 def dataset(n: int, folder: Path) -> Path:
-    """N synthetic lines (seed fixed), generated once per size."""
-    from lib import synth
-
+    """N synthetic lines (seed fixed), generated once per size, in a child process (its memory is not the bench's)."""
     path = folder / f"synthetic-{n}.log"
     if not path.exists():
-        synth.write(path, lines=n, seed=SEED)
+        subprocess.run([sys.executable, "-m", "lib", "generate", "--out", str(path), "--lines", str(n),
+                        "--seed", str(SEED)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return path
 
 
@@ -90,10 +89,10 @@ def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 
 
 def python_parser_rate(path: Path, year: int) -> dict:
     """Lines/s of `lib.parser` over the file, in a fresh process (its own peak memory)."""
-    code = ("import sys, time, resource, json; from lib import parser\n"
+    code = ("import time, json; from lib import parser; from lib.drain3_probe import peak_mb\n"
             f"t = time.perf_counter(); n = sum(1 for _ in parser.parse_lines(parser.read_lines({str(path)!r}), year={year}))\n"
             "dt = time.perf_counter() - t\n"
-            "print(json.dumps({'lines': n, 'seconds': dt, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+            "print(json.dumps({'lines': n, 'seconds': dt, 'peak_mb': peak_mb()}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -120,8 +119,10 @@ def drain3_rate(path: Path) -> dict | None:
     return json.loads(out.stdout)
 
 
-def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_memory: str = "3g",
-              drain3: bool = True, python: bool = True, repeat: int = 3) -> dict:
+def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_memory: str = "2g",
+              drain3: bool = True, python: bool = True, repeat: int = 3, server=None,
+              warm_up_lines: int = WARM_UP_LINES) -> dict:
+    """Measure every stage for each size; `server`: a running ConnectServer to use (else one is started and stopped)."""
     from datetime import datetime, timezone
 
     from pyspark.sql import SparkSession
@@ -131,9 +132,11 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
     from lib.spark import SESSION_CONF, ConnectServer
 
     folder.mkdir(parents=True, exist_ok=True)
-    server = ConnectServer(master=master, log_path=folder / "spark-connect.log",
-                           conf={"spark.driver.memory": driver_memory}).start()
-    spark = SparkSession.builder.remote(server.url).getOrCreate()
+    own = server is None
+    if own:
+        server = ConnectServer(master=master, log_path=folder / "spark-connect.log",
+                               conf={"spark.driver.memory": driver_memory}).start()
+    spark = SparkSession.builder.remote(server.url).create()  # its own session: stopping it leaves others be
     for k, v in SESSION_CONF.items():
         spark.conf.set(k, v)
     pid = server.proc.pid
@@ -165,7 +168,7 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
         _timed(record, "train", n, jvm, lambda: model.fit(rows, contamination=0.1), repeat, windows=len(rows))
 
     try:
-        stages(WARM_UP_LINES, None, 1)  # JIT and code generation warm before anything is timed
+        stages(warm_up_lines, None, 1)  # JIT and code generation warm before anything is timed
         for n in sizes:
             stages(n, results, repeat)
             path = dataset(n, folder)
@@ -182,8 +185,10 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
             print(_table([r for r in results if r["lines"] == n]), flush=True)
     finally:
         spark.stop()
-        server.stop()
-    report = {"machine": _machine(), "master": master, "driver_memory": driver_memory, "repeat": repeat,
+        if own:
+            server.stop()
+    report = {"machine": _machine(), "master": server.master,
+              "driver_memory": driver_memory if own else None, "repeat": repeat,
               "client_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
               "results": results, "ratios": _ratios(results)}
     return report
