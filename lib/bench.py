@@ -13,8 +13,10 @@ measures on that one file, in one Spark Connect server:
 * drain3     Drain3 (Loghub's settings) mining templates from the same lines (one core,
              in its own venv: its wheel pins old jsonpickle/cachetools).
 
-Wall time, lines/s and the JVM's peak resident memory per stage (the Spark driver; the
-peak is reset before each stage) are printed as a table and written as JSON.
+Wall time, lines/s and peak resident memory per stage (VmHWM, reset before each stage)
+of the JVM (Spark's driver and executors in local mode) and of the Python driver (this
+process, the Spark Connect client, which holds the source-windows in pandas) are printed
+as a table and written as JSON; the parsers report their own process's peak.
 """
 from __future__ import annotations
 
@@ -34,14 +36,15 @@ SEED = 11
 WARM_UP_LINES = 20_000
 
 
-def _jvm_peak_reset(pid: int) -> None:
+def _peak_reset(pid: int | str) -> None:
     try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM (Linux)
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux)
     except OSError:
         pass
 
 
-def _jvm_peak_mb(pid: int) -> float | None:
+def _peak_mb(pid: int | str) -> float | None:
+    """The process's resident-memory high-water mark (VmHWM) since its last reset."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -73,8 +76,10 @@ def dataset(n: int, folder: Path) -> Path:
 
 
 def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 1, **extra):
-    """Run `fn` `repeat` times; record the median wall time and the JVM's peak memory over the runs."""
-    _jvm_peak_reset(pid)
+    """Run `fn` `repeat` times; record the median wall time and the peak memory over the runs of
+    the JVM (Spark's driver and executors in local mode) and of this Python process (the client)."""
+    _peak_reset(pid)
+    _peak_reset("self")
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -83,7 +88,8 @@ def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 
     dt = statistics.median(times)
     if results is not None:
         results.append({"stage": name, "lines": n, "seconds": round(dt, 3), "runs": [round(x, 3) for x in times],
-                        "lines_per_s": round(n / dt) if dt else None, "jvm_peak_mb": _jvm_peak_mb(pid), **extra})
+                        "lines_per_s": round(n / dt) if dt else None, "jvm_peak_mb": _peak_mb(pid),
+                        "client_peak_mb": _peak_mb("self"), **extra})
     return out
 
 
@@ -221,13 +227,14 @@ def _ratios(results: list[dict]) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    head = f"{'lines':>10} {'stage':<14} {'seconds':>9} {'lines/s':>12} {'peak MB':>9}  notes"
+    """JVM MB: Spark's process; client MB: the Python driver, or the parser's own process."""
+    head = f"{'lines':>10} {'stage':<14} {'seconds':>9} {'lines/s':>12} {'JVM MB':>8} {'client MB':>9}  notes"
     out = [head, "-" * len(head)]
     for r in rows:
-        peak = r.get("jvm_peak_mb") or r.get("process_peak_mb")
+        jvm, client = r.get("jvm_peak_mb"), r.get("client_peak_mb") or r.get("process_peak_mb")
         note = ", ".join(f"{k}={r[k]}" for k in ("windows", "templates") if k in r)
         out.append(f"{r['lines']:>10,} {r['stage']:<14} {r['seconds']:>9.2f} {r['lines_per_s'] or 0:>12,} "
-                   f"{(peak or 0):>9.0f}  {note}")
+                   f"{f'{jvm:.0f}' if jvm else '-':>8} {f'{client:.0f}' if client else '-':>9}  {note}")
     return "\n".join(out)
 
 

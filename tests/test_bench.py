@@ -23,7 +23,8 @@ def test_bench_measures_every_stage_and_reports_ratios(spark_server, spark, tmp_
         r = by[name]
         assert r["lines"] == 3000 and r["seconds"] > 0
         assert r["lines_per_s"] == pytest.approx(3000 / r["seconds"], rel=0.02)  # seconds are rounded to ms
-    assert by["silver"]["jvm_peak_mb"] > 0 and by["python_parser"]["process_peak_mb"] > 0
+    assert by["silver"]["jvm_peak_mb"] > 0 and by["silver"]["client_peak_mb"] > 0
+    assert by["python_parser"]["process_peak_mb"] > 0
     assert 0 < by["train"]["windows"] < 3000  # the model trains on source-windows, far fewer than lines
     ratio = report["ratios"]["3000: silver / floor (wall)"]
     assert ratio == round(by["silver"]["seconds"] / by["floor"]["seconds"], 2)
