@@ -104,15 +104,18 @@ def python_parser_rate(path: Path, year: int) -> dict:
 
 
 def ensure_drain3() -> Path | None:
-    """A venv with Drain3 in it (created once): its pinned deps would break the main venv's `pip check`."""
-    python = DRAIN3_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(DRAIN3_VENV)], check=True)
-        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REPO / "requirements-drain3.txt")],
-                           capture_output=True, text=True)
+    """A venv with Drain3 in it (created once; `make bench` comes here too): its pinned deps would
+    break the main venv's `pip check`. A failed install is retried on the next call."""
+    python, stamp = DRAIN3_VENV / "bin" / "python", DRAIN3_VENV / ".installed"
+    if not stamp.exists():
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(DRAIN3_VENV)], check=True)
+        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-r", str(REPO / "requirements-drain3.txt")], capture_output=True, text=True)
         if r.returncode != 0:
             print(f"drain3 could not be installed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             return None
+        stamp.touch()
     return python
 
 
@@ -150,7 +153,7 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
     results: list[dict] = []
     year = synth.DEFAULT_START.year
 
-    def stages(n: int, record: list | None, repeat: int) -> None:
+    def stages(n: int, record: list | None, repeat: int) -> Path:
         path = dataset(n, folder)
         lake = Lake.from_params(str(folder / f"lake-{n}"))
         for table in ("bronze", "silver", "quarantine"):
@@ -172,12 +175,12 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
             lake.write_csv(gold.final_data(events), "final_data", "openssh_logs_final.csv")), repeat)
         rows = _timed(record, "to_pandas", n, jvm, lambda: lake.read_table(spark, "features").toPandas(), repeat)
         _timed(record, "train", n, jvm, lambda: model.fit(rows, contamination=0.1), repeat, windows=len(rows))
+        return path
 
     try:
         stages(warm_up_lines, None, 1)  # JIT and code generation warm before anything is timed
         for n in sizes:
-            stages(n, results, repeat)
-            path = dataset(n, folder)
+            path = stages(n, results, repeat)
             if python:
                 r = python_parser_rate(path, year)
                 results.append({"stage": "python_parser", "lines": n, "seconds": round(r["seconds"], 3),

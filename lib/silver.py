@@ -33,6 +33,11 @@ def _map(pairs: dict) -> Column:
     return F.create_map(*[F.lit(x) for kv in pairs.items() for x in kv])
 
 
+def _month_number(name: Column) -> Column:
+    """1-12 for a month's three-letter name (`templates.MONTHS`), else null."""
+    return F.try_element_at(_map({m: i + 1 for i, m in enumerate(tp.MONTHS)}), name)
+
+
 def _nullif_empty(c: Column) -> Column:
     return F.when(c != "", c)
 
@@ -78,7 +83,7 @@ def _first_month_rows(df: DataFrame):
     text = F.col("_text")
     token = (F.when(text.startswith("<"), F.regexp_extract(text, tp.FIRST_MONTH_REGEX, 1))
              .when(F.substring(text, 4, 1) == " ", F.substring(text, 1, 3)))
-    month = F.try_element_at(_map({m: i + 1 for i, m in enumerate(tp.MONTHS)}), token)
+    month = _month_number(token)
     first = F.min(F.when(month.isNotNull(), F.struct(F.col("line_number").alias("n"), month.alias("m"))))
     return {r["source_file"]: (r["first"]["m"] if r["first"] else None)
             for r in df.groupBy("source_file").agg(first.alias("first")).collect()}
@@ -111,8 +116,7 @@ def _with_first_months(df: DataFrame) -> DataFrame:
 def _timestamp(fmt_is_bsd: Column, ts_text: Column, zone: Column, year: int, tz: str) -> Column:
     # BSD text is "Mmm d HH:MM:SS" (the header regex checked the digits): plain string functions
     # and make_timestamp, several times faster than parsing with a datetime pattern.
-    index = _map({m: i + 1 for i, m in enumerate(tp.MONTHS)})
-    month = F.try_element_at(index, F.substring_index(ts_text, " ", 1))
+    month = _month_number(F.substring_index(ts_text, " ", 1))
     y = F.lit(year) + F.when(month < F.col("_month0"), 1).otherwise(0)
     day = F.substring_index(F.substring_index(ts_text, " ", 2), " ", -1).cast("int")
     hms = F.substring_index(ts_text, " ", -1)
@@ -164,7 +168,7 @@ def match_templates(df: DataFrame, body: str) -> DataFrame:
     for k in keys:
         offsets.append(len(flat))
         flat += table[k]
-    index = F.try_element_at(F.array(*[F.lit(o) for o in offsets]), F.col("_gid") + 1) + F.length(slot["branch"])
+    index = F.try_element_at(F.array(*[F.lit(o) for o in offsets]), pick) + F.length(slot["branch"])
     df = df.withColumn("_ti", F.when(F.col("_rec").isNotNull(), index))
 
     def const(values):
