@@ -18,8 +18,6 @@ import json
 import math
 import os
 import tempfile
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -209,15 +207,6 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
 
 
 # ------------------------------------------------------------------ MLflow
-@contextmanager
-def _no_type_hint_advice():
-    """MLflow advises type hints on predict for signature inference; the signature is given explicitly."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
-        yield
-
-
-@_no_type_hint_advice()
 def _pyfunc_class():
     import mlflow.pyfunc
 
@@ -233,7 +222,9 @@ def _pyfunc_class():
                                       threshold=cfg["threshold"], profile=cfg["profile"],
                                       features=tuple(cfg["features"]))
 
-        def predict(self, context, model_input, params=None):
+        # Annotated with a type MLflow takes as "no schema from the hint": the explicit
+        # signature given in `log_model` validates the input (unannotated, MLflow warns).
+        def predict(self, context, model_input: pd.DataFrame, params=None):
             return self.model.predict(pd.DataFrame(model_input))
 
     return SshAnomalyModel
@@ -263,7 +254,6 @@ def setup_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str =
     return client
 
 
-@_no_type_hint_advice()
 def log_model(model: AnomalyModel, example: pd.DataFrame, model_name: str = MODEL_NAME):
     """Log `model` to the active run as a pyfunc and register a new version of `model_name`."""
     import mlflow
@@ -298,7 +288,6 @@ def alias_version(client, model_name: str, alias: str):
         raise
 
 
-@_no_type_hint_advice()
 def load_alias(model_name: str, alias: str):
     import mlflow.pyfunc
 
