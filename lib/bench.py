@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from lib.drain3_probe import peak_mb
+
 REPO = Path(__file__).resolve().parent.parent
 DRAIN3_VENV = REPO / ".venv-drain3"
 SEED = 11
@@ -41,17 +43,6 @@ def _peak_reset(pid: int | str) -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux)
     except OSError:
         pass
-
-
-def _peak_mb(pid: int | str) -> float | None:
-    """The process's resident-memory high-water mark (VmHWM) since its last reset."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def _machine() -> dict:
@@ -88,8 +79,8 @@ def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 
     dt = statistics.median(times)
     if results is not None:
         results.append({"stage": name, "lines": n, "seconds": round(dt, 3), "runs": [round(x, 3) for x in times],
-                        "lines_per_s": round(n / dt) if dt else None, "jvm_peak_mb": _peak_mb(pid),
-                        "client_peak_mb": _peak_mb("self"), **extra})
+                        "lines_per_s": round(n / dt) if dt else None, "jvm_peak_mb": peak_mb(pid),
+                        "client_peak_mb": peak_mb("self"), **extra})
     return out
 
 

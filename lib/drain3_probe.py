@@ -1,23 +1,29 @@
 """Drain3 over a syslog file, timed: run by `lib.bench` with the Drain3 venv's Python.
 
-Standalone on purpose (Drain3 lives in its own venv, without this project's packages).
+Standalone on purpose (Drain3 lives in its own venv, without this project's packages);
+`peak_mb` here is also `lib.bench`'s reader of a process's peak memory.
 Settings are Loghub's benchmark settings for OpenSSH: similarity threshold 0.6, depth 5,
 IP addresses masked. Drain3 mines the message part of each line (the syslog header is
 split off with plain string operations, as Loghub's log_format does), single-threaded.
 """
+from __future__ import annotations
+
 import json
 import resource
 import sys
 import time
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's over fork and exec)."""
+def peak_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory since its last reset (VmHWM, Linux), or None if unreadable.
+
+    For this process without /proc: ru_maxrss, which would carry the parent's over fork and exec.
+    """
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
     except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid == "self" else None
 
 
 def main(path: str) -> None:
