@@ -147,12 +147,14 @@ def _spark_gaps(times, kind: str):
     from pyspark.sql import functions as F
 
     n = F.size(times)
-    gaps = F.zip_with(F.slice(times, 2, F.greatest(n - 1, F.lit(1))), F.slice(times, 1, F.greatest(n - 1, F.lit(1))),
-                      lambda later, earlier: later - earlier)
-    total = F.aggregate(gaps, F.lit(0.0), lambda acc, x: acc + x)
-    mean = total / (n - 1)
+    # The gaps of sorted times sum to last - first. `mean` is also evaluated once per element
+    # inside the lambda below (Spark does not hoist it), so it must be O(1): a sum of the gaps
+    # there made the stage quadratic in a window's failures (measured: features 8.0 -> 2.4 s at 1M).
+    mean = (F.element_at(times, -1) - F.element_at(times, 1)) / (n - 1)
     if kind == "gap_mean":
         return F.when(n >= 2, mean).otherwise(0.0)
+    gaps = F.zip_with(F.slice(times, 2, F.greatest(n - 1, F.lit(1))), F.slice(times, 1, F.greatest(n - 1, F.lit(1))),
+                      lambda later, earlier: later - earlier)
     sq = F.aggregate(gaps, F.lit(0.0), lambda acc, x: acc + (x - mean) * (x - mean))
     return F.when(n >= 2, F.sqrt(sq / (n - 1))).otherwise(0.0)
 
@@ -254,8 +256,7 @@ def _python_times(kind: str, times: list[float], burst: int) -> float:
         return float(best)
     if len(times) < 2:
         return 0.0
-    gaps = _gaps(times)
-    mean = _fold(gaps, 0.0, lambda acc, x: acc + x) / (len(times) - 1)
+    mean = (times[-1] - times[0]) / (len(times) - 1)  # the gaps' sum, as in `_spark_gaps`
     if kind == "gap_mean":
         return mean
-    return math.sqrt(_fold(gaps, 0.0, lambda acc, x: acc + (x - mean) * (x - mean)) / (len(times) - 1))
+    return math.sqrt(_fold(_gaps(times), 0.0, lambda acc, x: acc + (x - mean) * (x - mean)) / (len(times) - 1))
