@@ -2,9 +2,12 @@
 
 Standalone on purpose (Drain3 lives in its own venv, without this project's packages);
 `peak_mb` here is also `lib.bench`'s reader of a process's peak memory.
-Settings are Loghub's benchmark settings for OpenSSH: similarity threshold 0.6, depth 5,
-IP addresses masked. Drain3 mines the message part of each line (the syslog header is
-split off with plain string operations, as Loghub's log_format does), single-threaded.
+Settings are Loghub's benchmark settings for OpenSSH (logparser's Drain benchmark): similarity
+threshold 0.6, depth 5, and its two masks, IPv4 addresses and dotted host names. They are
+masked the Drain3 way, as `<IP>` and `<HOST>`: Loghub's own Drain writes `<*>`, which Drain3
+mistakes for its wildcard (measured on 1M synthetic lines: 176 templates instead of 62, and
+1.6x slower). Drain3 mines the message part of each line (the syslog header is split off with
+plain string operations, as Loghub's log_format does), single-threaded.
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ def main(path: str) -> None:
     config = TemplateMinerConfig()
     config.drain_sim_th = 0.6
     config.drain_depth = 5
-    config.masking_instructions = [MaskingInstruction(r"(\d+\.){3}\d+(:\d+)?", "IP")]
+    config.masking_instructions = [MaskingInstruction(r"(\d+\.){3}\d+", "IP"),
+                                   MaskingInstruction(r"([\w-]+\.){2,}[\w-]+", "HOST")]
     config.profiling_enabled = False
     miner = TemplateMiner(config=config)
     lines = 0
