@@ -4,6 +4,7 @@ These are the heavy tests: each run executes the six notebooks (papermill, one k
 each) against the session's Spark Connect server. Runs share output folders where the
 behaviour under test allows it, so the model is trained once per folder and reused.
 """
+import csv as csv_module
 import json
 import os
 import shutil
@@ -57,6 +58,9 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
     csv = spark.read.option("header", True).csv(lake.final_csv)
     assert csv.count() == silver_sshd and {"anomaly_score", "is_anomaly"} <= set(csv.columns)
     assert csv.first()["timestamp"].endswith("Z")
+    with open(lake.final_csv, newline="", encoding="utf-8") as f:  # one file, rows in file order
+        order = [(r["source_file"], int(r["line_number"])) for r in csv_module.DictReader(f)]
+    assert len(order) == silver_sshd and order == sorted(order)
     anomalies = lake.read_table(spark, "anomalies")
     assert anomalies.where("is_anomaly").count() == r["ml_anomaly_detection"]["anomalies"]
     assert json.loads(Path(r["validation"]["report"]).read_text())["passed"] is True
