@@ -189,20 +189,22 @@ class StandaloneCluster:
             self._spawn(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
                         "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()),
                         "--work-dir", tempfile.mkdtemp(prefix="spark-worker-"))
-        deadline = time.monotonic() + timeout
+        deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 self.stop()
                 raise RuntimeError("a Spark master or worker exited during start"
                                    + (f"; see {self.log_dir}" if self.log_dir else ""))
             try:
-                if self.alive_workers() == self.workers:
+                alive, last = self.alive_workers(), None
+                if alive == self.workers:
                     return self
-            except OSError:
-                pass
+            except (OSError, ValueError) as exc:  # not up yet: while starting, the master's UI can answer HTML
+                last = exc
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"{self.workers} workers did not register with {self.url} within {timeout:.0f} s")
+        raise RuntimeError(f"{self.workers} workers did not register with {self.url} within {timeout:.0f} s"
+                           + (f" (the master's UI at port {self.ui_port}: {type(last).__name__}: {last})" if last else ""))
 
     def stop(self) -> None:
         for p in reversed(self.procs):
