@@ -74,3 +74,27 @@ def test_latest_batch_and_inputs(lake, tmp_path):
     (tmp_path / "a.log").write_text("x")
     assert lake.input_paths(f"{tmp_path}/a.log, {tmp_path}/*.log") == [f"{tmp_path}/a.log", f"{tmp_path}/*.log"]
     assert lake.input_paths("raw_logs/2026-01-01/*.log") == [lake.path("raw_logs", "2026-01-01/*.log")]
+
+
+def test_write_csv_is_spark_csv_in_order(spark, lake, tmp_path):
+    """One file: a header, then the rows sorted by `order_by`, encoded exactly as Spark's
+    own CSV writer encodes them (quotes, commas, line breaks, nulls, numbers)."""
+    import glob
+
+    rows = [("b.log", 2, 'say "hi", then\nleave', 1.5, True), ("a.log", 10, None, None, False),
+            ("a.log", 9, "plain", -2.0, None), ("b.log", 1, " padded ", 0.1, True)]
+    df = spark.createDataFrame(rows, "source_file string, line_number long, message string, score double, flag boolean")
+    target = lake.write_csv(df.repartition(3), "final_data", "out.csv", order_by=("source_file", "line_number"))
+
+    df.orderBy("source_file", "line_number").coalesce(1).write.option("header", True) \
+        .option("escape", '"').csv(str(tmp_path / "reference"))
+    with open(glob.glob(str(tmp_path / "reference" / "part-*.csv"))[0], "rb") as f:
+        reference = f.read()
+    with open(target, "rb") as f:
+        written = f.read()
+    assert written == reference
+    assert written.startswith(b"source_file,line_number,message,score,flag\na.log,9,plain,")
+
+    empty = lake.write_csv(df.where("false"), "final_data", "empty.csv", order_by=("line_number",))
+    with open(empty) as f:
+        assert f.read() == "source_file,line_number,message,score,flag\n"
