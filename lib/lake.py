@@ -318,13 +318,13 @@ class Lake:
         from pyspark.sql import functions as F
 
         options = {"escape": '"'}
-        keys = [F.col(k).alias(f"_k{i}") for i, k in enumerate(order_by)]
-        rows = df.select(F.lit(1).alias("_k"), *keys, F.to_csv(F.struct(*df.columns), options).alias("value"))
+        keys = {f"_k{i}": k for i, k in enumerate(order_by)}
+        rows = df.select(F.lit(1).alias("_k"), *[F.col(k).alias(n) for n, k in keys.items()],
+                         F.to_csv(F.struct(*df.columns), options).alias("value"))
         header = df.sparkSession.range(1).select(  # _k = 0: sorts before every row
-            F.lit(0).alias("_k"), *[F.lit(None).cast(df.schema[k].dataType).alias(f"_k{i}") for i, k in enumerate(order_by)],
+            F.lit(0).alias("_k"), *[F.lit(None).cast(df.schema[k].dataType).alias(n) for n, k in keys.items()],
             F.to_csv(F.struct(*[F.lit(c).alias(c) for c in df.columns]), options).alias("value"))
-        lines = (header.unionByName(rows).repartition(1)
-                 .sortWithinPartitions("_k", *[f"_k{i}" for i in range(len(order_by))]).select("value"))
+        lines = header.unionByName(rows).repartition(1).sortWithinPartitions("_k", *keys).select("value")
 
         self.recover(table)
         staged = self.staging(table, filename)
