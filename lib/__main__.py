@@ -13,9 +13,23 @@ import json
 import sys
 
 
+def _checked_time(args) -> bool:
+    """`--year` and `--timezone` refused with one line before anything starts (False: refused)."""
+    from lib.params import time_params
+
+    try:
+        time_params(args.year or 0, args.timezone or "UTC")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _run(args) -> int:
     from lib.runner import PipelineError, print_summary, run
 
+    if not _checked_time(args):
+        return 2
     params = dict(kv.split("=", 1) for kv in args.param)
     for key in ("year", "timezone", "batch_id", "tracking_uri"):
         if getattr(args, key) not in (None, ""):
@@ -58,10 +72,12 @@ def _generate(args) -> int:
 def _parse(args) -> int:
     from lib import parser
 
+    if not _checked_time(args):
+        return 2
     try:
         lines = parser.read_lines(args.file)
         out = sys.stdout
-        for event in parser.parse_lines(lines, year=args.year, tz=args.timezone):
+        for event in parser.parse_lines(lines, year=args.year, tz=args.timezone, anchor=parser.modified(args.file)):
             out.write(json.dumps(parser.to_json_record(event), ensure_ascii=False) + "\n")
     except FileNotFoundError:
         print(f"error: no such file: {args.file}", file=sys.stderr)
@@ -85,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run the pipeline locally")
     r.add_argument("--input", nargs="*", default=[], help="log files, folders or globs (default: the synthetic sample)")
     r.add_argument("--output", default="output", help="run folder: lake, MLflow store, executed notebooks")
-    r.add_argument("--year", type=int, help="year of the first zone-less syslog line (default: this year)")
+    r.add_argument("--year", type=int, help="year of the first zone-less syslog line (default: inferred per file "
+                   "from its modification time)")
     r.add_argument("--timezone", help="zone of timestamps without one (default UTC)")
     r.add_argument("--batch-id", dest="batch_id", help="default: derived from the input's content")
     r.add_argument("--tracking-uri", dest="tracking_uri", help="MLflow tracking URI (default: sqlite in --output)")
@@ -105,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("parse", help="parse a log file: one JSON object per line")
     p.add_argument("file")
-    p.add_argument("--year", type=int, help="year of the first zone-less syslog line (default: this year)")
+    p.add_argument("--year", type=int, help="year of the first zone-less syslog line (default: inferred from the "
+                   "file's modification time)")
     p.add_argument("--timezone", default="UTC", help="zone of timestamps without one")
     p.set_defaults(fn=_parse)
 

@@ -2,7 +2,8 @@
 
 One row per line of every input file: the line as written (only the line terminator
 removed: LF, and the CR before it in CRLF files), the file it came from, its 1-based
-line number in that file, when it was loaded and the batch.
+line number in that file, the file's modification time (what Silver's year inference
+anchors to), when it was loaded and the batch.
 
 `line` is always valid UTF-8 (Parquet strings must be, and readers such as pyarrow
 fail otherwise): invalid byte sequences become U+FFFD there, and the exact bytes of
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-COLUMNS = ("source_file", "line_number", "line", "raw_bytes", "ingest_ts", "batch_id")
+COLUMNS = ("source_file", "line_number", "line", "raw_bytes", "source_modified", "ingest_ts", "batch_id")
 
 
 def read_text(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -25,6 +26,7 @@ def read_text(spark: SparkSession, paths: list[str]) -> DataFrame:
     return (spark.read.option("lineSep", "\n").option("recursiveFileLookup", "true").text(paths)
             .select(F.col("_metadata.file_path").alias("source_file"),
                     F.col("_metadata.file_block_start").alias("_split"),
+                    F.col("_metadata.file_modification_time").alias("source_modified"),
                     F.monotonically_increasing_id().alias("_pos"),
                     F.col("value").alias("line")))
 
@@ -66,5 +68,5 @@ def to_bronze(raw: DataFrame, batch_id: str, ingest_ts) -> DataFrame:
     exact = strip_cr(F.col("line"))
     return (with_line_numbers(raw)
             .select("source_file", F.col("line_number").cast("long"), F.make_valid_utf8(exact).alias("line"),
-                    F.when(~F.is_valid_utf8(exact), exact.cast("binary")).alias("raw_bytes"),
+                    F.when(~F.is_valid_utf8(exact), exact.cast("binary")).alias("raw_bytes"), "source_modified",
                     F.lit(ingest_ts).cast("timestamp").alias("ingest_ts"), F.lit(batch_id).alias("batch_id")))

@@ -69,19 +69,13 @@ MAX_EXPANSION = 10_000
 
 # ---------------------------------------------------------------- Spark
 def session_sources(silver):
-    """Attribute lines without a peer address to the connection they belong to.
+    """The source a line counts for: its peer address, else the host name sshd or PAM printed.
 
-    sshd logs some lines of a connection without the peer (``input_userauth_request``,
-    ``Too many authentication failures for root``, PAM's host name ``rhost=``): the
-    last address logged earlier by the same process (file, host, pid) is theirs.
+    Silver already gave lines without a peer their connection's (`lib.silver.stitch`).
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    w = (Window.partitionBy("source_file", "host", "pid").orderBy("line_number")
-         .rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    earlier = F.when(F.col("pid").isNotNull(), F.last("src_ip", ignorenulls=True).over(w))
-    return silver.withColumn("src", F.coalesce(F.col("src_ip"), earlier, F.col("src_host")))
+    return silver.withColumn("src", F.coalesce(F.col("src_ip"), F.col("src_host")))
 
 
 def _spark_pred(where: Pred):
@@ -183,16 +177,8 @@ def _holds(e: dict, where: Pred) -> bool:
 
 
 def python_sources(events: list[dict]) -> list[dict]:
-    """`lib.silver.session_sources` in Python: events in (source_file, line_number) order."""
-    last: dict = {}
-    out = []
-    for e in sorted(events, key=lambda e: (e.get("source_file") or "", e["line_number"])):
-        key = (e.get("source_file"), e.get("host"), e.get("pid"))
-        if e.get("src_ip") and e.get("pid") is not None:
-            last[key] = e["src_ip"]
-        earlier = last.get(key) if e.get("pid") is not None else None
-        out.append(dict(e, src=e.get("src_ip") or earlier or e.get("src_host")))
-    return out
+    """`session_sources` in Python."""
+    return [dict(e, src=e.get("src_ip") or e.get("src_host")) for e in events]
 
 
 def _gaps(times: list[float]) -> list[float]:

@@ -76,3 +76,27 @@ def notebook_exit(result: dict, namespace: dict | None = None) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def time_params(year, timezone: str) -> tuple[int | None, str]:
+    """The `year` and `timezone` parameters, checked: (year or None for "infer per file", zone name).
+
+    Refused with a one-line ValueError, before any Spark work: a year outside 1990 .. next
+    year (0 or "" means infer), a zone that is not an IANA name (``Berlin``; use
+    ``Europe/Berlin``).
+    """
+    from datetime import datetime, timezone as tzmod
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from lib.templates import YEAR_RANGE
+
+    lo, hi = YEAR_RANGE[0], datetime.now(tzmod.utc).year + YEAR_RANGE[1]
+    y = int(year) if str(year).strip() not in ("", "0", "None") else None
+    if y is not None and not lo <= y <= hi:
+        raise ValueError(f"year {y} is outside {lo}..{hi} (leave it out to infer it per file)")
+    name = (timezone or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise ValueError(f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin or UTC") from None
+    return y, name

@@ -49,13 +49,14 @@ def _schema_check(name: str, df: DataFrame | None, expected: dict) -> Check:
 
 
 BRONZE_SCHEMA = {"source_file": "string", "line_number": "bigint", "line": "string", "raw_bytes": "binary",
-                 "ingest_ts": "timestamp",
+                 "source_modified": "timestamp", "ingest_ts": "timestamp",
                  "batch_id": "string"}
 SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "timestamp": "timestamp",
                  "host": "string", "process": "string", "pid": "int", "category": "string", "event_id": "string",
                  "event_template": "string", "message": "string", "user": "string", "invalid_user": "boolean",
                  "src_ip": "string", "src_host": "string", "src_port": "int", "auth_method": "string",
-                 "outcome": "string", "action": "string", "preauth": "boolean", "repeat_count": "int"}
+                 "key_type": "string", "key_fingerprint": "string", "outcome": "string", "action": "string",
+                 "preauth": "boolean", "repeat_count": "int", "inferred": "array<string>"}
 QUARANTINE_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "reason": "string"}
 
 

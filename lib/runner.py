@@ -203,7 +203,7 @@ def land(files: list[Path], raw_dir: Path) -> Path:
         names.add(name)
         target = raw_dir / name
         if not (target.exists() and target.stat().st_size == f.stat().st_size):
-            shutil.copyfile(f, target)
+            shutil.copy2(f, target)  # keeps the modification time: year inference anchors to it
     return raw_dir
 
 
@@ -217,9 +217,13 @@ def run(inputs: list[str], output: str = "output", params: dict | None = None, s
     import papermill as pm
 
     from lib.lake import Lake
-    from lib.params import cast_like, declared_parameters
+    from lib.params import cast_like, declared_parameters, time_params
     from lib.spark import ConnectServer
 
+    try:  # before anything starts: a wrong year or zone would fail 25 s later, in silver_load
+        time_params((params or {}).get("year", 0), (params or {}).get("timezone", "UTC"))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
     started = time.monotonic()
     out = Path(output).resolve()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

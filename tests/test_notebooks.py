@@ -25,3 +25,18 @@ def test_notebooks_are_committed_without_outputs():
         assert len(tagged) == 1 and nb.cells.index(tagged[0]) == 1, path.name
         assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
         assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_silver_load_refuses_a_wrong_zone_before_spark(tmp_path):
+    """As `run` and `parse` do: one line, from the cell before the Spark session (no SPARK_REMOTE here)."""
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    out = tmp_path / "silver_load.ipynb"
+    code = ("import papermill as pm, sys\n"
+            "try:\n"
+            f"    pm.execute_notebook({str(REPO / 'notebooks' / 'silver_load.ipynb')!r}, {str(out)!r}, "
+            "parameters={'timezone': 'Berlin'}, kernel_name='python3', progress_bar=False,"
+            f" cwd={str(REPO / 'notebooks')!r})\n"
+            "except pm.PapermillExecutionError as e:\n"
+            "    print(e.ename, e.evalue); sys.exit(3)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 3 and "ValueError unknown timezone 'Berlin'" in r.stdout, r.stdout + r.stderr[-2000:]

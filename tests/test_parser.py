@@ -8,9 +8,11 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
 
 from lib import parser
-from tests.conftest import REPO
+from tests.conftest import CORPUS, REPO
+from tests.corpus import adversarial
 from tests.corpus.sshd_messages import EXAMPLES, HEADERS
 
 
@@ -169,3 +171,70 @@ def test_cli_missing_file_is_a_one_line_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lib", "parse", str(tmp_path / "nope.log")], cwd=REPO,
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
+
+
+# ---- real-world corpus and attacker-controlled text ---------------------------------------
+def realworld() -> list[dict]:
+    """tests/corpus/realworld.jsonl: sshd lines of OpenSSH 5.x-10.x and other platforms, with what they say."""
+    return [json.loads(x) for x in (CORPUS / "realworld.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def expected_fields(row: dict) -> dict:
+    """A corpus row's expectations, in the parser's terms."""
+    return {"host": row["host"], "process": row["process"], "pid": row["pid"], "user": row["user"],
+            "src": row["src"], "src_port": row["port"], "outcome": row["outcome"], "action": row["event"],
+            "auth_method": row["method"],
+            "timestamp": datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00"))}
+
+
+def parsed_fields(e: dict) -> dict:
+    return {"host": e["host"], "process": e["process"], "pid": e["pid"], "user": e["user"],
+            "src": e["src_ip"] or e["src_host"], "src_port": e["src_port"], "outcome": e["outcome"],
+            "action": e["action"] or "info", "auth_method": e["auth_method"], "timestamp": e["timestamp"]}
+
+
+def test_realworld_corpus_every_field_as_written_by_hand():
+    rows = realworld()
+    assert len(rows) >= 300 and len({r["line"] for r in rows}) == len(rows)
+    events = [parser.parse_line(r["line"], year=2024) for r in rows]  # each a file of its own: no Dec -> Jan
+    wrong = [(r["line"], {k: (v, got[k]) for k, v in expected_fields(r).items() if got[k] != v})
+             for r, e in zip(rows, events) if (got := parsed_fields(e)) != expected_fields(r)]
+    assert wrong == []
+    with_peer = [e for r, e in zip(rows, events) if r["src"]]
+    assert all(e["src_ip"] or e["src_host"] for e in with_peer)
+    known = sum(e["event_id"] is not None for e in events)
+    assert known / len(events) >= 0.98, [r["line"] for r, e in zip(rows, events) if e["event_id"] is None]
+
+
+@settings(max_examples=10_000, deadline=None, database=None, derandomize=True)
+@given(adversarial.case())
+def test_attacker_text_never_moves_the_peer_or_cuts_the_user(case):
+    message, user, addr, port = case
+    e = parser.parse_line(f"Mar  3 10:00:00 bastion sshd[1]: {message}", year=2024)
+    assert e["event_id"] is not None, message
+    assert (e["user"], e["src_ip"], e["src_port"]) == (user, addr, port)
+
+
+@pytest.mark.parametrize("args,said", [(["--timezone", "Berlin"], "unknown timezone 'Berlin'"),
+                                        (["--year", "1850"], "year 1850 is outside 1990.."),
+                                        (["--year", "3000"], "year 3000 is outside 1990..")])
+def test_a_wrong_year_or_zone_is_one_line_before_anything_starts(tmp_path, args, said):
+    f = tmp_path / "auth.log"
+    f.write_text("Mar  3 10:00:00 h sshd[1]: Connection closed by 10.0.0.1 port 2 [preauth]\n")
+    for command in (["parse", str(f)], ["run", "--input", str(f), "--output", str(tmp_path / "out")]):
+        r = subprocess.run([sys.executable, "-m", "lib", *command, *args], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 2 and r.stdout == "" and said in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "out").exists()  # refused before a run folder, a venv or a Spark server
+
+
+def test_years_without_a_year_parameter_follow_the_files_modification_time(tmp_path):
+    f = tmp_path / "auth.log"
+    f.write_text("Dec 30 23:00:00 h sshd[1]: Connection closed by 10.0.0.1 port 2 [preauth]\n"
+                 "Jan  2 01:00:00 h sshd[1]: Connection closed by 10.0.0.1 port 3 [preauth]\n")
+    anchor = datetime(2021, 1, 2, 6, 0, tzinfo=timezone.utc)
+    got = [e["timestamp"] for e in parser.parse_lines(parser.read_lines(f), anchor=anchor)]
+    assert got == [datetime(2020, 12, 30, 23, tzinfo=timezone.utc), datetime(2021, 1, 2, 1, tzinfo=timezone.utc)]
+    late = parser.parse_line("Jan  2 19:59:59 h sshd[1]: x", anchor=anchor)["timestamp"]  # 14 h ahead: this year
+    later = parser.parse_line("Jan  2 20:00:01 h sshd[1]: x", anchor=anchor)["timestamp"]  # more: last year's
+    assert (late.year, later.year) == (2021, 2020)

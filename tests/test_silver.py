@@ -1,10 +1,17 @@
 """Silver on Spark: exact on Loghub, and line for line the same as the Python parser on every corpus."""
+import gzip
+import os
+from datetime import datetime, timezone
+
 import pytest
+from hypothesis import given, settings
 
 from lib import silver, synth
+from tests.corpus import adversarial
 from tests.corpus.sshd_messages import EXAMPLES, HEADERS
 from tests.helpers import bad_input_corpus, disagreements, python_parse, spark_parse
-from tests.test_parser import grouping_accuracy, loghub_truth, parsing_accuracy
+from tests.test_parser import (expected_fields, grouping_accuracy, loghub_truth, parsed_fields, parsing_accuracy,
+                               realworld)
 
 
 def test_exact_on_loghub_through_spark(spark, loghub_log, loghub_dir):
@@ -72,3 +79,101 @@ def test_timestamps_are_stored_in_utc(spark, tmp_path, tz):
     f.write_text("Jul  1 12:00:00 h sshd[1]: Connection closed by 1.2.3.4 [preauth]\n")
     (row,) = spark_parse(spark, f, 2024, tz)
     assert row["timestamp"].hour == (12 if tz == "UTC" else 6) and row["timestamp"].minute == (0 if tz == "UTC" else 30)
+
+
+def test_realworld_corpus_through_spark(spark, tmp_path):
+    """The hand-written real-world corpus: what each line says, through Spark, and line for line the Python parse."""
+    rows = sorted(realworld(), key=lambda r: not r["line"].startswith("Jan "))  # a January line first: one year
+    f = tmp_path / "realworld.log"
+    f.write_text("".join(r["line"] + "\n" for r in rows), encoding="utf-8")
+    got = spark_parse(spark, f, 2024)
+    assert disagreements(got, python_parse(f, 2024)) == []
+    untimed = [(r["line"], e) for r, e in zip(rows, got)
+               if {**parsed_fields(e), "timestamp": None} != {**expected_fields(r), "timestamp": None}]
+    assert untimed == []
+    assert sum(e["event_id"] is not None for e in got) / len(got) >= 0.98
+
+
+def test_attacker_text_through_spark(spark, tmp_path):
+    """The adversarial draws of tests/corpus/adversarial.py (10,000), parsed by Spark in one go: peer and user as the format fixes them."""
+    cases = []
+
+    @settings(max_examples=10_000, deadline=None, database=None, derandomize=True)
+    @given(adversarial.case())
+    def collect(case):
+        cases.append(case)
+
+    collect()
+    f = tmp_path / "adversarial.log"
+    with open(f, "w", encoding="utf-8", newline="\n") as out:
+        for i, (message, *_) in enumerate(cases):  # one pid per line: no connection stitching between draws
+            out.write(f"Mar  3 10:{i // 60 % 60:02d}:{i % 60:02d} bastion sshd[{1000 + i}]: {message}\n")
+    got = spark_parse(spark, f, 2024)
+    assert len(got) == len(cases)
+    wrong = [(c, (e["event_id"], e["user"], e["src_ip"], e["src_port"])) for c, e in zip(cases, got)
+             if e["event_id"] is None or (e["user"], e["src_ip"], e["src_port"]) != c[1:]]
+    assert wrong == []
+    assert disagreements(got, python_parse(f, 2024)) == []
+
+
+def test_lines_of_a_connection_lend_each_other_peer_and_user(spark, tmp_path):
+    lines = [
+        # a kex error names no peer: the next line of its process does
+        "Mar  3 10:00:00 h sshd[100]: error: kex_exchange_identification: Connection closed by remote host",
+        "Mar  3 10:00:00 h sshd[100]: Connection closed by 203.0.113.9 port 50001",
+        # PAM lines of an attempt: peer and user from the Invalid user line before them
+        "Mar  3 10:00:05 h sshd[101]: Invalid user oracle from 198.51.100.4 port 40000",
+        "Mar  3 10:00:05 h sshd[101]: pam_unix(sshd:auth): check pass; user unknown",
+        # a session's close names the user, and takes the peer from its login
+        "Mar  3 10:00:10 h sshd[102]: Accepted publickey for alice from 10.0.0.8 port 51000 ssh2: ED25519 "
+        "SHA256:Qm3xWq9Zp1Lk8Yt5Rv2Nc7Hd4Ja6Sb0Uf3Ge8Ti1Xo",
+        "Mar  3 10:00:10 h sshd[102]: pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)",
+        # the same pid again an hour later: another connection, nothing to borrow
+        "Mar  3 11:00:10 h sshd[102]: pam_unix(sshd:session): session closed for user alice",
+        # the listener's lines neither give nor take
+        "Mar  3 11:00:11 h sshd[1]: drop connection #3 from [192.0.2.66]:4000 on [10.0.0.1]:22 past MaxStartups",
+        "Mar  3 11:00:11 h sshd[1]: Received SIGHUP; restarting.",
+        # another host's pid 100: not the same connection
+        "Mar  3 10:00:01 other sshd[100]: error: kex_exchange_identification: read: Connection reset by peer",
+    ]
+    f = tmp_path / "conn.log"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = spark_parse(spark, f, 2024)
+    assert disagreements(got, python_parse(f, 2024)) == []
+    view = [(e["src_ip"], e["src_port"], e["user"], e["inferred"]) for e in got]
+    assert view == [
+        ("203.0.113.9", 50001, None, ["src_ip", "src_port"]), ("203.0.113.9", 50001, None, []),
+        ("198.51.100.4", 40000, "oracle", []), ("198.51.100.4", 40000, "oracle", ["src_ip", "src_port", "user"]),
+        ("10.0.0.8", 51000, "alice", []), ("10.0.0.8", 51000, "alice", ["src_ip", "src_port"]),
+        (None, None, "alice", []),
+        ("192.0.2.66", 4000, None, []), (None, None, None, []),
+        (None, None, None, []),
+    ]
+
+
+def test_rotated_logs_across_new_year_without_a_year(spark, tmp_path):
+    """auth.log.2.gz (December), auth.log.1 (December into January), auth.log (January), read in January:
+    each file's year from its modification time; in rotation order the stamps rise and none is in the future."""
+    folder = tmp_path / "rotated"
+    folder.mkdir()
+
+    def lines(stamps):
+        return "".join(f"{s} h sshd[{i}]: Connection closed by 203.0.113.{i % 250} port {1000 + i} [preauth]\n"
+                       for i, s in enumerate(stamps))
+
+    (folder / "auth.log.2.gz").write_bytes(gzip.compress(lines(["Dec 20 08:00:00", "Dec 27 23:59:59"]).encode()))
+    (folder / "auth.log.1").write_text(lines(["Dec 28 00:00:00", "Dec 31 23:59:59", "Jan  1 00:00:00",
+                                              "Jan  3 06:00:00"]))
+    (folder / "auth.log").write_text(lines(["Jan  3 06:00:01", "Jan  9 12:00:00"]))
+    now = datetime.now(timezone.utc)
+    year = now.year if now.month > 1 or now.day > 10 else now.year - 1  # a January that has passed
+    for name, stamp in (("auth.log.2.gz", f"{year - 1}-12-28T00:00:00"), ("auth.log.1", f"{year}-01-03T06:00:00"),
+                        ("auth.log", f"{year}-01-09T12:00:00")):
+        t = datetime.fromisoformat(stamp + "+00:00").timestamp()
+        os.utime(folder / name, (t, t))
+    order = ["auth.log.2.gz", "auth.log.1", "auth.log"]
+    python = [e["timestamp"] for name in order for e in python_parse(folder / name, None)]
+    spark_ts = [e["timestamp"] for name in order for e in spark_parse(spark, folder / name, None)]
+    assert spark_ts == python
+    assert python == sorted(python) and python[0].year == year - 1 and python[-1].year == year
+    assert all(t <= now for t in python)
