@@ -189,7 +189,8 @@ async def score(request: Request, settings: SettingsDep, loaded: LoadedDep,
                                      f"at most {settings.max_events} per request")
         windows, summary = scoring.score(events, loaded.pyfunc, settings.window_minutes, settings.burst_minutes)
         return {"model_name": settings.model_name, "model_version": loaded.version, "summary": summary,
-                "windows": windows, "events": [parser.to_json_record(e) for e in events]}
+                "incidents": scoring.incidents(events, windows), "windows": windows,
+                "events": [parser.to_json_record(e) for e in events]}
 
     return await run_in_threadpool(work)  # CPU-bound: keep the event loop free for probes
 

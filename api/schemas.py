@@ -133,10 +133,39 @@ class Summary(Out):
     anomalies: int
 
 
+class Incident(Out):
+    """One incident, as `lib.incidents.detect` finds it in the pipeline (gold `incidents`)."""
+
+    incident_id: str
+    rank: int
+    kind: Literal["compromise", "brute_force", "password_spraying", "credential_stuffing", "low_and_slow",
+                  "distributed_campaign", "scanning"]
+    severity: Literal["critical", "high", "medium", "low"]
+    techniques: list[str] = Field(description="MITRE ATT&CK technique ids")
+    summary: str
+    sources: list[str]
+    source_count: int
+    first_seen: str
+    last_seen: str
+    attempts: int
+    failures: int
+    successes: int
+    distinct_users: int
+    top_users: list[str]
+    invalid_users: int
+    account: str | None = Field(description="for a compromise: the account that was logged in to")
+    success_at: str | None
+    success_source: str | None
+    evidence: list[str] = Field(description="source file and line ranges")
+    detectors: list[str]
+    model_score: float | None
+
+
 class ScoreResponse(Out):
     model_name: str
     model_version: str
     summary: Summary
+    incidents: list[Incident] = Field(description="the posted lines' incidents, compromises first")
     windows: list[ScoredWindow] = Field(description="source-windows, most anomalous first")
     events: list[ParsedLine] = Field(description="every request line, in order")
 

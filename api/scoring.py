@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lib import features, parser
+from lib import features, incidents as incident_rules, parser
 
 SOURCE_FILE = "request"  # the lineage column the feature code groups sessions by
 
@@ -47,3 +47,12 @@ def score(events: list[dict], pyfunc, window_minutes: int, burst_minutes: int) -
                "quarantined": categories.count("quarantined"), "windows": len(rows),
                "anomalies": sum(r["is_anomaly"] for r in rows)}
     return rows, summary
+
+
+def incidents(events: list[dict], windows: list[dict]) -> list[dict]:
+    """The lines' incidents (`lib.incidents.detect`, as the pipeline runs it), noting the model's highest score per source."""
+    scores: dict = {}
+    for w in windows:
+        if w["is_anomaly"]:
+            scores[w["src"]] = max(scores.get(w["src"], 0.0), w["anomaly_score"])
+    return incident_rules.detect(incident_rules.python_attempts(events), model_scores=scores)

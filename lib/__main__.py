@@ -4,6 +4,7 @@
     generate  write the synthetic labeled sshd log (the embedded default input)
     parse     parse a log with the pure-Python parser: one JSON object per line
     bench     measure the stages and the alternatives on generated data
+    evaluate  the incident detector beside fail2ban and CrowdSec on generated labeled logs
     upload    land raw log files in the lake's bronze container (Azure Blob / ADLS Gen2)
 """
 from __future__ import annotations
@@ -87,6 +88,12 @@ def _parse(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from lib import evaluate
+
+    return evaluate.main(args)
+
+
 def _bench(args) -> int:
     from lib import bench
 
@@ -140,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-python", action="store_true", help="skip the pure-Python parser")
     b.add_argument("--repeat", type=int, default=3, help="runs per Spark stage; the median is reported")
     b.set_defaults(fn=_bench)
+
+    e = sub.add_parser("evaluate", help="the incident detector beside fail2ban and CrowdSec on labeled logs")
+    e.add_argument("--lines", type=int, default=200_000)
+    e.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
+    e.add_argument("--out", default="output/evaluate")
+    e.add_argument("--no-peers", action="store_true", help="skip fail2ban and CrowdSec")
+    e.add_argument("--tracking-uri", dest="tracking_uri", help="also record the figures in this MLflow store")
+    e.set_defaults(fn=_evaluate)
 
     args = ap.parse_args(argv)
     return args.fn(args)

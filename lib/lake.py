@@ -54,6 +54,7 @@ TABLES = {
     "top_sources": ("gold", "business_reports/top_sources"),
     "features": ("gold", "business_reports/source_features"),
     "anomalies": ("gold", "business_reports/anomalies"),
+    "incidents": ("gold", "business_reports/incidents"),
     "monitoring": ("gold", "business_reports/model_monitoring"),
     "models": ("models", ""),
 }

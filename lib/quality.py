@@ -190,7 +190,7 @@ def enforce(checks: list[Check]) -> None:
 # Columns that say when a row was loaded, not what it holds: left out of content checksums.
 LOAD_TIME_COLUMNS = ("ingest_ts", "run_ts")
 CHECKSUM_TABLES = ("bronze", "silver", "quarantine", "features", "source_hourly", "events_hourly", "top_sources",
-                   "anomalies")
+                   "anomalies", "incidents")
 
 
 def table_checksum(df: DataFrame) -> dict:

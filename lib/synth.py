@@ -10,10 +10,20 @@ scanners, and injected attack sessions of five kinds:
   guesses each, tens of seconds to minutes apart;
 * ``low_and_slow`` one source, a guess every few minutes for hours: never 5 in 10 minutes;
 * ``scanner``      banner grabs and algorithm probes from one source, many connections;
-* ``compromise``   a burst of failures on a real account, then a successful login.
+* ``compromise``   a burst of failures on a real account, then a successful login — or a
+  distributed campaign's guesses at real accounts, then a login from one of its addresses;
+* ``credential_stuffing`` one source, many real account names, one guess each;
+* ``distributed``  a campaign: a hundred to four hundred addresses, one or two guesses each,
+  at the same few accounts within an hour or two (per-source rules never see one).
+
+Benign traffic includes what fools detectors: typos then success, a forgotten password
+(four to eight failures in three minutes, then success), a CI bot logging in with a key
+every couple of minutes, a monitoring probe opening and closing a connection every minute,
+and an office of users behind one NAT address.
 
 Every attack session is written to ``<log>.labels.csv`` with its source, time span,
-line count and how it was injected. The output is a pure function of the seed.
+line count, how it was injected and its campaign (the addresses of one distributed campaign
+share it). The output is a pure function of the seed.
 """
 from __future__ import annotations
 
@@ -25,9 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ATTACK_KINDS = ("brute_force", "spraying", "low_and_slow", "scanner", "compromise")
-# Attack sessions started per hour, per kind (times `attack_share`).
-ATTACK_RATES = (0.12, 0.15, 0.1, 0.3, 0.05)
+ATTACK_KINDS = ("brute_force", "spraying", "low_and_slow", "scanner", "compromise", "credential_stuffing",
+                "distributed")
+# Attack sessions started per hour, per kind (times `attack_share`); a distributed campaign is
+# many sessions, and one in three ends in a compromise from one of its addresses.
+ATTACK_RATES = (0.12, 0.15, 0.1, 0.3, 0.05, 0.04, 0.02)
 DEFAULT_START = datetime(2026, 3, 2, tzinfo=timezone.utc)
 DEFAULT_LINES = 20_000
 DEFAULT_SEED = 7
@@ -53,6 +65,7 @@ class Session:
     src_ip: str
     how: str
     events: list = field(default_factory=list)  # (epoch seconds, pid, message)
+    campaign: str = ""
 
 
 class _Writer:
@@ -119,11 +132,20 @@ def _guessing(w: _Writer, s: Session, t: float, users: list[str], gaps, per_conn
     return t
 
 
-def _benign(w: _Writer, t: float, user: str, ip: str) -> Session:
+def _benign(w: _Writer, t: float, user: str, ip: str, forgot: bool = False) -> Session:
+    """A user's login: a key mostly, a password sometimes with the odd typo; `forgot`: four to
+    eight wrong passwords within three minutes first."""
     rng = w.rng
-    s = Session("benign", ip, f"login by {user}")
+    s = Session("benign", ip, f"login by {user}" + (" after a forgotten password" if forgot else ""))
     pid, port = w.next_pid(), w.port()
-    if rng.random() < 0.7:
+    if forgot:
+        for _ in range(rng.randrange(4, 9)):
+            s.events.append((t, pid, f"Failed password for {user} from {ip} port {port} ssh2"))
+            t += rng.uniform(10, 25)
+            if rng.random() < 0.3:  # three tries per connection: a new one
+                pid, port = w.next_pid(), w.port()
+        s.events.append((t, pid, f"Accepted password for {user} from {ip} port {port} ssh2"))
+    elif rng.random() < 0.7:
         s.events.append((t, pid, f"Accepted publickey for {user} from {ip} port {port} ssh2: "
                                  f"{rng.choice(KEY_TYPES)} {w.fingerprint()}"))
     else:
@@ -159,8 +181,63 @@ def _scanner(w: _Writer, t: float, ip: str) -> Session:
     return s
 
 
-def _attack(w: _Writer, kind: str, t: float, ip: str) -> Session:
+def _ci_bot(w: _Writer, t: float, ip: str) -> Session:
+    """Automation: a key login, a command, a disconnect (every few minutes, all day)."""
+    s = Session("benign", ip, "CI bot key login")
+    pid, port = w.next_pid(), w.port()
+    s.events.append((t, pid, f"Accepted publickey for ci-runner from {ip} port {port} ssh2: ED25519 {w.fingerprint()}"))
+    s.events.append((t + 0.1, pid, "pam_unix(sshd:session): session opened for user ci-runner(uid=1050) by (uid=0)"))
+    s.events.append((t + 8, pid, f"Received disconnect from {ip} port {port}:11: disconnected by user"))
+    s.events.append((t + 8, pid, f"Disconnected from user ci-runner {ip} port {port}"))
+    return s
+
+
+def _probe(w: _Writer, t: float, ip: str) -> Session:
+    """A monitoring check: a TCP connection that closes without a banner."""
+    s = Session("benign", ip, "monitoring probe")
+    pid, port = w.next_pid(), w.port()
+    s.events.append((t, pid, "error: kex_exchange_identification: Connection closed by remote host"))
+    s.events.append((t, pid, f"Connection closed by {ip} port {port}"))
+    return s
+
+
+def _campaign(w: _Writer, t: float, name: str) -> list[Session]:
+    """A distributed campaign: 100-400 addresses, one or two guesses each at a few accounts within
+    one to three hours; one campaign in three guesses real accounts and then logs in as one of
+    them from an address of its own (a compromise, labelled with the campaign)."""
     rng = w.rng
+    hits = rng.random() < 1 / 3
+    users = rng.sample(USERS[:30], 3) if hits else rng.sample(GUESSED[:12], rng.randrange(2, 5))
+    n, span = rng.randrange(100, 400), rng.uniform(3600, 3 * 3600)
+    out = []
+    for _ in range(n):
+        ip = _public_ip(rng)
+        s = Session("distributed", ip, f"one of {n} addresses guessing {', '.join(users)}", campaign=name)
+        start = t + rng.uniform(0, span)
+        guesses = [rng.choice(users) for _ in range(rng.choice((1, 1, 2)))]
+        _guessing(w, s, start, guesses, lambda: rng.uniform(2, 8), per_conn=2)
+        out.append(s)
+    if hits:
+        ip, user = _public_ip(rng), users[0]
+        s = Session("compromise", ip, f"login as {user} after campaign {name} guessed it", campaign=name)
+        pid, port = w.next_pid(), w.port()
+        at = t + span + rng.uniform(60, 1800)
+        s.events.append((at, pid, f"Accepted password for {user} from {ip} port {port} ssh2"))
+        s.events.append((at + 0.1, pid, f"pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)"))
+        s.events.append((at + 300, pid, f"Disconnected from user {user} {ip} port {port}"))
+        out.append(s)
+    return out
+
+
+def _attack(w: _Writer, kind: str, t: float, ip: str, campaign: str = "") -> list[Session]:
+    rng = w.rng
+    if kind == "distributed":
+        return _campaign(w, t, campaign)
+    if kind == "credential_stuffing":
+        users = rng.sample(USERS, rng.randrange(10, 30))
+        s = Session(kind, ip, f"{len(users)} real account names, one guess each")
+        _guessing(w, s, t, users, lambda: rng.uniform(2, 10), per_conn=rng.choice((1, 3)))
+        return [s]
     if kind == "brute_force":
         n, gap = rng.randrange(80, 600), rng.uniform(1.0, 6.0)
         users = [rng.choice(("root", "root", "admin", "test")) for _ in range(n)]
@@ -191,7 +268,7 @@ def _attack(w: _Writer, kind: str, t: float, ip: str) -> Session:
         s.events.append((t + 3, pid, f"Accepted password for {user} from {ip} port {port} ssh2"))
         s.events.append((t + 3.1, pid, f"pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)"))
         s.events.append((t + 600, pid, f"Disconnected from user {user} {ip} port {port}"))
-    return s
+    return [s]
 
 
 def _noise(rng: random.Random, t: float) -> tuple:
@@ -218,14 +295,21 @@ def generate(lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, start: dateti
     sessions: list[Session] = []
     homes = {u: (f"10.{rng.randrange(1, 8)}.{rng.randrange(256)}.{rng.randrange(2, 250)}"
                  if rng.random() < 0.7 else _public_ip(rng)) for u in USERS}
-    written, hours, counted = 0, 0, 0
+    office = _public_ip(rng)  # an office behind one NAT address: a fifth of the users
+    homes.update({u: office for u in USERS[:30:5]})
+    ci_bot, monitor = "10.9.0.12", "10.9.0.2"
+    written, hours, counted, campaigns = 0, 0, 0, 0
     while written < lines * 1.02 + 200:  # an hour at a time until there is enough to cut from
         base = t0 + hours * 3600
         working = 7 <= (hours % 24) <= 19
         for _ in range(rng.randrange(20, 34) if working else rng.randrange(3, 8)):
             user = rng.choice(USERS)
             roaming = rng.random() < 0.15  # laptops on hotel and home networks
-            sessions.append(_benign(w, base + rng.uniform(0, 3600), user, _public_ip(rng) if roaming else homes[user]))
+            sessions.append(_benign(w, base + rng.uniform(0, 3600), user, _public_ip(rng) if roaming else homes[user],
+                                    forgot=rng.random() < 0.02))
+        for m in range(0, 60, 6):  # automation and monitoring, all day
+            sessions.append(_ci_bot(w, base + m * 60 + rng.uniform(0, 30), ci_bot))
+            sessions.append(_probe(w, base + m * 60 + 17, monitor))
         for _ in range(rng.randrange(1, 4)):  # Internet background: single probes
             ip = _public_ip(rng)
             s = Session("benign", ip, "single probe")
@@ -234,7 +318,8 @@ def generate(lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, start: dateti
             sessions.append(s)
         for kind, rate in zip(ATTACK_KINDS, ATTACK_RATES):
             if rng.random() < rate * attack_share:
-                sessions.append(_attack(w, kind, base + rng.uniform(0, 3600), _public_ip(rng)))
+                campaigns += kind == "distributed"
+                sessions += _attack(w, kind, base + rng.uniform(0, 3600), _public_ip(rng), f"c{campaigns}")
         written += sum(len(s.events) for s in sessions[counted:])
         counted = len(sessions)
         hours += 1
@@ -252,7 +337,8 @@ def generate(lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, start: dateti
             first, last, n = spans.get(sid, (t, t, 0))
             spans[sid] = (min(first, t), max(last, t), n + 1)
     labels = [{"session_id": sid, "kind": sessions[sid].kind, "src_ip": sessions[sid].src_ip,
-               "start": _iso(first), "end": _iso(last), "lines": n, "how": sessions[sid].how}
+               "start": _iso(first), "end": _iso(last), "lines": n, "how": sessions[sid].how,
+               "campaign": sessions[sid].campaign}
               for sid, (first, last, n) in sorted(spans.items())]
     return out, labels
 
@@ -261,7 +347,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(int(t), timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-LABEL_FIELDS = ("session_id", "kind", "src_ip", "start", "end", "lines", "how")
+LABEL_FIELDS = ("session_id", "kind", "src_ip", "start", "end", "lines", "how", "campaign")
 
 
 def labels_path(log_path: str | Path) -> Path:
