@@ -42,7 +42,15 @@ NODE_TOOLS := .venv-node
 AZURITE_VERSION := 3.35.0
 AZURITE_STAMP := $(NODE_TOOLS)/.azurite-$(AZURITE_VERSION)
 
-tools: $(CHECKOV_STAMP) $(AZURITE_STAMP)
+PEERS_STAMP := .venv-peers/.installed
+
+tools: $(CHECKOV_STAMP) $(AZURITE_STAMP) $(PEERS_STAMP)
+
+# fail2ban and CrowdSec, the tools `python -m lib evaluate` and tests/test_incidents.py compare with:
+# Debian's packages, downloaded and unpacked (no root needed to run them, no daemon).
+$(PEERS_STAMP): $(STAMP)
+	@echo "installing fail2ban and crowdsec (Debian packages) into .venv-peers (first time: ~20 s)"
+	@$(PY) -c "from lib import peers; peers.ensure()"
 
 # checkov has its own venv: it and python-hcl2 (in .venv) both install a module named `hcl2`.
 $(CHECKOV_STAMP): requirements-checkov.txt

@@ -159,6 +159,8 @@ class Incident(Out):
     evidence: list[str] = Field(description="source file and line ranges")
     detectors: list[str]
     model_score: float | None
+    detected_at: str = Field(description="when this request found it (UTC)")
+    time_to_detect_s: float | None = Field(description="for a compromise: seconds from the success line to detected_at")
 
 
 class ScoreResponse(Out):

@@ -55,4 +55,5 @@ def incidents(events: list[dict], windows: list[dict]) -> list[dict]:
     for w in windows:
         if w["is_anomaly"]:
             scores[w["src"]] = max(scores.get(w["src"], 0.0), w["anomaly_score"])
-    return incident_rules.detect(incident_rules.python_attempts(events), model_scores=scores)
+    return incident_rules.stamp_detection(incident_rules.detect(incident_rules.python_attempts(events),
+                                                                model_scores=scores))

@@ -107,7 +107,7 @@ def spark_attempts(silver):
     from pyspark.sql import functions as F
 
     c = F.col
-    df = silver.where((c("category") == "sshd") & c("timestamp").isNotNull()) \
+    df = silver.where((c("category") == "sshd") & c("timestamp").isNotNull()).drop("outcome") \
         .withColumn("src", F.coalesce("src_ip", "src_host")) \
         .withColumn("t", F.unix_micros("timestamp") / F.lit(1e6))
     conn = ("source_file", "host", "pid")
@@ -174,20 +174,33 @@ TECHNIQUES = {"brute_force": ["T1110.001"], "low_and_slow": ["T1110.001"], "pass
 INCIDENT_COLUMNS = ("incident_id", "rank", "kind", "severity", "techniques", "summary", "sources", "source_count",
                     "first_seen", "last_seen", "attempts", "failures", "successes", "distinct_users", "top_users",
                     "invalid_users", "account", "success_at", "success_source", "evidence", "detectors",
-                    "model_score")
+                    "model_score", "detected_at", "time_to_detect_s")
 # The gold incidents table (business_reports/incidents), in INCIDENT_COLUMNS order.
 INCIDENTS_SCHEMA = ("incident_id string, rank int, kind string, severity string, techniques array<string>, "
                     "summary string, sources array<string>, source_count int, first_seen string, last_seen string, "
                     "attempts long, failures long, successes long, distinct_users int, top_users array<string>, "
                     "invalid_users int, account string, success_at string, success_source string, "
-                    "evidence array<string>, detectors array<string>, model_score double")
+                    "evidence array<string>, detectors array<string>, model_score double, detected_at string, "
+                    "time_to_detect_s double")
+
+
+def stamp_detection(found: list[dict], now: datetime | None = None) -> list[dict]:
+    """Note when the incidents were found (`detected_at`, the run's clock, not the log's) and, for a
+    compromise, how long after the success line that was (`time_to_detect_s`)."""
+    now_t = _epoch(now or datetime.now(timezone.utc))
+    for inc in found:
+        inc["detected_at"] = _iso(now_t)
+        inc["time_to_detect_s"] = (round(now_t - _epoch(datetime.fromisoformat(inc["success_at"])), 3)
+                                   if inc["success_at"] else None)
+    return found
 
 
 def frame(found: list[dict]):
     """Incidents as a pandas frame with INCIDENT_COLUMNS (empty frame: the columns all the same)."""
     import pandas as pd
 
-    return pd.DataFrame(found, columns=list(INCIDENT_COLUMNS))
+    return pd.DataFrame([{"detected_at": None, "time_to_detect_s": None, **i} for i in found],
+                        columns=list(INCIDENT_COLUMNS))
 
 
 def _incident(kind: str, severity: str, sources: list[str], fails: list[dict], wins: list[dict],

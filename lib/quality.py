@@ -188,7 +188,7 @@ def enforce(checks: list[Check]) -> None:
 
 
 # Columns that say when a row was loaded, not what it holds: left out of content checksums.
-LOAD_TIME_COLUMNS = ("ingest_ts", "run_ts")
+LOAD_TIME_COLUMNS = ("ingest_ts", "run_ts", "detected_at", "time_to_detect_s")
 CHECKSUM_TABLES = ("bronze", "silver", "quarantine", "features", "source_hourly", "events_hourly", "top_sources",
                    "anomalies", "incidents")
 
