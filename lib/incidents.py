@@ -336,7 +336,7 @@ def _source_incident(src: str, kind: str, detector: str, fails: list[dict], rule
     span = _duration(fails[-1]["t"] - fails[0]["t"])
     burst = _max_within([r["t"] for r in fails], [r["weight"] for r in fails], rules.burst_seconds)
     methods = sorted({r["method"] or "?" for r in fails})
-    summary = (f"{total} failed {'/'.join(methods)} logins for {len(users)} "
+    summary = (f"{total} failed {'/'.join(methods)} {'login' if total == 1 else 'logins'} for {len(users)} "
                f"{'account' if len(users) == 1 else 'accounts'} in {span}"
                + (f", {invalid} of them invalid" if invalid else "")
                + (f"; at most {burst} in {rules.burst_seconds // 60} minutes" if kind != "brute_force" else "")
