@@ -5,7 +5,7 @@ Counts honour ``message repeated N times`` lines (they stand for N events).
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lib import features
@@ -30,16 +30,34 @@ def sshd_events(silver: DataFrame) -> DataFrame:
     return silver.where(F.col("category") == "sshd")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = "=+-@\t\r"
+# What a terminal or a spreadsheet would act on: C0 controls other than tab, DEL, and C1 (ANSI's CSI).
+CONTROL_REGEX = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f]"
+
+
+def spreadsheet_safe(text: Column) -> Column:
+    """Log text as a CSV cell an analyst can open: controls (ANSI escapes) shown as U+FFFD, and a
+    leading formula character quoted with `'`, as spreadsheets expect. Silver keeps the text verbatim."""
+    clean = F.regexp_replace(text, F.lit(CONTROL_REGEX), F.lit("\ufffd"))
+    starts = F.lit(False)
+    for ch in FORMULA_STARTS:
+        starts = starts | clean.startswith(ch)
+    return F.when(starts, F.concat(F.lit("'"), clean)).otherwise(clean)
+
+
 def final_data(silver: DataFrame, anomalies: DataFrame | None = None, window_minutes: int = 60) -> DataFrame:
     """One row per sshd line, timestamps as ISO strings (unsorted: the final CSV sorts by FINAL_ORDER).
 
-    With `anomalies` (source-window scores), each line also gets the score and flag
-    of its source's window.
+    Text columns are `spreadsheet_safe`. With `anomalies` (source-window scores), each line
+    also gets the score and flag of its source's window.
     """
     df = sshd_events(silver)
+    text = {f.name for f in df.schema.fields if f.dataType.typeName() == "string"}
     # `inferred` (an array) as the comma-separated field names: CSV has no arrays.
     cols = [iso_utc(F.col("timestamp")).alias("timestamp")] + [
-        F.array_join("inferred", ",").alias(c) if c == "inferred" else F.col(c) for c in FINAL_COLUMNS[1:]]
+        F.array_join("inferred", ",").alias(c) if c == "inferred" else
+        spreadsheet_safe(F.col(c)).alias(c) if c in text else F.col(c) for c in FINAL_COLUMNS[1:]]
     if anomalies is not None:
         size = window_minutes * 60
         keyed = features.session_sources(df).withColumn(

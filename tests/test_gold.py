@@ -1,0 +1,24 @@
+"""Gold's final CSV: what an analyst opens in a spreadsheet holds no formula and no terminal escape from the logs."""
+from lib import bronze, gold, silver
+
+LINES = [
+    "Mar  3 10:00:00 h sshd[1]: Invalid user =HYPERLINK(\"http://x.example/\",\"y\") from 203.0.113.1 port 1",
+    "Mar  3 10:00:01 h sshd[2]: Invalid user @SUM(1+1)|cmd from 203.0.113.2 port 2",
+    "Mar  3 10:00:02 h sshd[3]: Invalid user +1-2 from 203.0.113.3 port 3",
+    "Mar  3 10:00:03 h sshd[4]: Invalid user \x1b[31mred\x1b[0m from 203.0.113.4 port 4",
+    "Mar  3 10:00:04 h sshd[5]: Invalid user alice-admin from 203.0.113.5 port 5",
+]
+
+
+def test_the_final_csv_neutralises_formulas_and_escapes_but_silver_keeps_them(spark, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    raw = bronze.to_bronze(bronze.read_text(spark, [str(log)]), "b", "2026-01-01 00:00:00")
+    events = silver.events(silver.parse(raw, 2026))
+    kept = [r.user for r in events.orderBy("line_number").collect()]
+    assert kept == ['=HYPERLINK("http://x.example/","y")', "@SUM(1+1)|cmd", "+1-2", "\x1b[31mred\x1b[0m", "alice-admin"]
+    rows = gold.final_data(events).orderBy("line_number").collect()
+    assert [r.user for r in rows] == ["'" + kept[0], "'" + kept[1], "'+1-2", "\ufffd[31mred\ufffd[0m", "alice-admin"]
+    assert [r.src_ip for r in rows] == [f"203.0.113.{i}" for i in range(1, 6)]  # attribution untouched
+    assert rows[3].message == "Invalid user \ufffd[31mred\ufffd[0m from 203.0.113.4 port 4"
+    assert not any(str(v).startswith(tuple(gold.FORMULA_STARTS)) for r in rows for v in r.asDict().values())
