@@ -38,7 +38,8 @@ def incident_metrics(events: list[dict], labels: list[dict]) -> dict:
     out = {f"incident_recall_{k}": v["ours"] for k, v in r["per_kind"].items()}
     out.update(incident_benign_flagged_share=r["benign_flagged_share"],
                incident_compromise_recall=r["compromise_recall"] if r["compromise_recall"] is not None else 1.0,
-               incident_campaign_share_worst=r["campaigns"]["ours"]["worst"] or 1.0)
+               incident_campaign_share_worst=(r["campaigns"]["ours"]["worst"]
+                                             if r["campaigns"]["ours"]["worst"] is not None else 1.0))
     return out
 
 
