@@ -3,11 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Delta Lake's jars for the local Spark JVMs (lib/spark.py DELTA_JARS), fetched once from Maven Central.
+JARS_STAMP := .venv-jars/.installed
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: run test bench clean venv tools
+.PHONY: run test bench clean venv tools jars
 
 venv: $(STAMP)
+jars: $(JARS_STAMP)
+
+$(JARS_STAMP): $(STAMP) lib/spark.py
+	@echo "fetching Delta Lake's jars into .venv-jars (first time: ~10 s)"
+	@$(PY) -c "from lib import spark; print(*spark.delta_jars(), sep='\n')"
+	@touch $@
 
 # Rebuilt when requirements.txt changes; pip's index noise goes to .venv/pip.log.
 $(STAMP): requirements.txt
@@ -20,15 +28,15 @@ $(STAMP): requirements.txt
 
 # The whole chain on the embedded synthetic log (INPUT=... for other logs, OUTPUT=... for the run folder).
 OUTPUT ?= output
-run: $(STAMP)
+run: $(STAMP) $(JARS_STAMP)
 	$(PY) -m lib run --output $(OUTPUT) $(if $(INPUT),--input $(INPUT)) $(ARGS)
 
-test: $(STAMP) tools
+test: $(STAMP) $(JARS_STAMP) tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Drain3, which the benchmark compares with, is installed by the benchmark into its own venv
 # (.venv-drain3, from requirements-drain3.txt) on first use.
-bench: $(STAMP)
+bench: $(STAMP) $(JARS_STAMP)
 	$(PY) -m lib bench $(ARGS)
 
 clean:

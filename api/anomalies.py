@@ -1,18 +1,18 @@
-"""The gold anomalies table as the ML notebook writes it: a Parquet directory, local or on ADLS.
+"""The gold anomalies table as the ML notebook writes it: a Delta table, local or on ADLS.
 
-The notebook replaces the whole table at each run (`lib.lake.Lake.write_table`), so
-"latest" is whatever is committed now. The table is re-read only when its files
-change, which a directory listing tells cheaply.
+Read with delta-rs (`deltalake`), no JVM: the reader sees exactly the files of the
+table's current Delta version, never a half-written commit or the files of versions
+it replaced. The table is re-read only when its version changes.
+On ADLS (``abfss://gold@<account>.dfs.core.windows.net/...``) delta-rs takes the pod's
+workload identity from the environment AKS injects (``AZURE_CLIENT_ID``,
+``AZURE_TENANT_ID``, ``AZURE_FEDERATED_TOKEN_FILE``): no credential in the pod.
 """
 from __future__ import annotations
 
-import os
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
-import pyarrow.dataset as ds
-from pyarrow import fs
 
 COLUMNS = ("src", "window_start", "window_minutes", "anomaly_score", "is_anomaly", "explanation", "model_version")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -30,43 +30,47 @@ def _micros(ts: datetime) -> int:
 
 
 class AnomaliesTable:
-    """Reads and filters the anomalies table at `uri` (a local path, or abfss://... through pyarrow)."""
+    """Reads and filters the Delta anomalies table at `uri` (a local path or an abfss:// URI)."""
 
     def __init__(self, uri: str):
         self.uri = uri
-        if "://" in uri:
-            self._fs, self._root = fs.FileSystem.from_uri(uri)
-        else:
-            self._fs, self._root = fs.LocalFileSystem(), os.path.abspath(uri)
-        self._key: tuple | None = None
+        self._table = None
+        self._version: int | None = None
         self._frame: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
-    def _files(self) -> list:
-        infos = self._fs.get_file_info(fs.FileSelector(self._root, recursive=True, allow_not_found=True))
-        # Like Spark, skip `_`/`.` entries: _SUCCESS, Spark's _temporary attempts, the lake's _staging and _old.
-        return sorted((i.path, i.size, i.mtime_ns) for i in infos
-                      if i.type == fs.FileType.File and i.path.endswith(".parquet")
-                      and not any(part.startswith(("_", ".")) for part in i.path[len(self._root):].split("/")))
+    def _current(self):
+        """The table at its newest version (None before the first commit)."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            if self._table is None:
+                self._table = DeltaTable(self.uri)
+            else:
+                self._table.update_incremental()
+        except TableNotFoundError:
+            self._table = None
+        return self._table
 
     def frame(self) -> pd.DataFrame:
-        """The table sorted newest window first, then highest score; re-read when its files changed."""
-        files = self._files()
-        if not files:
-            raise TableUnavailable(f"no anomalies table at {self.uri} yet: the ML notebook writes it")
+        """The table sorted newest window first, then highest score; re-read when its version changed."""
         with self._lock:
-            if files != self._key:
-                table = ds.dataset([f[0] for f in files], filesystem=self._fs, format="parquet").to_table()
-                missing = [c for c in COLUMNS if c not in table.column_names]
+            table = self._current()
+            if table is None:
+                raise TableUnavailable(f"no anomalies table at {self.uri} yet: the ML notebook writes it")
+            if table.version() != self._version:
+                data = table.to_pyarrow_table()
+                missing = [c for c in COLUMNS if c not in data.column_names]
                 if missing:
                     raise TableUnavailable(f"the anomalies table at {self.uri} lacks columns {missing}")
-                df = table.select(list(COLUMNS)).to_pandas()
-                # Spark stores instants (INT96 or UTC-adjusted): a zone-less column is UTC.
+                df = data.select(list(COLUMNS)).to_pandas()
+                # Delta stores instants in UTC: a zone-less column is UTC.
                 df["window_start"] = pd.to_datetime(df["window_start"], utc=True)
                 df["_t"] = df["window_start"].dt.as_unit("us").astype("int64")
                 self._frame = df.sort_values(["_t", "anomaly_score", "src"], ascending=[False, False, True],
                                              ignore_index=True)
-                self._key = files
+                self._version = table.version()
             return self._frame
 
     def page(self, *, since: datetime | None, until: datetime | None, src: str | None, include_normal: bool,

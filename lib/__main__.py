@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-drain3", action="store_true", help="skip Drain3 (installed into .venv-drain3 on first use)")
     b.add_argument("--no-python", action="store_true", help="skip the pure-Python parser")
     b.add_argument("--repeat", type=int, default=3, help="runs per Spark stage; the median is reported")
+    b.add_argument("--incremental", type=int, metavar="BATCHES", default=0,
+                   help="instead: BATCHES daily logs of --lines lines into one lake, a run each, then a full rebuild")
     b.set_defaults(fn=_bench)
 
     e = sub.add_parser("evaluate", help="the incident detector beside fail2ban and CrowdSec on labeled logs")

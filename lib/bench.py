@@ -233,8 +233,50 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def incremental(batches: int, lines: int, folder: Path, master: str = "local[2]") -> dict:
+    """`--incremental`: `batches` daily logs of `lines` lines into ONE lake, one `lib run` each,
+    timing every run; then one run over all the files into a fresh lake (the full rebuild).
+
+    The runs share one Spark Connect server (as a long-lived job cluster would), so the
+    figures are the pipeline's own cost as the lake grows, not JVM start-up.
+    """
+    from datetime import timedelta
+
+    from lib import synth
+    from lib.runner import run
+    from lib.spark import ConnectServer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    logs = []
+    for day in range(batches):
+        path = folder / "input" / f"day{day + 1:02d}" / "auth.log"
+        if not path.exists():
+            synth.write(path, lines=lines, seed=SEED + day, start=synth.DEFAULT_START + timedelta(days=day))
+        logs.append(path)
+    runs = []
+    with ConnectServer(master=master, log_path=folder / "spark-connect.log") as server:
+        lake = folder / "lake-incremental"
+        for day, log in enumerate(logs, 1):
+            summary = run([str(log)], str(lake), {"year": synth.DEFAULT_START.year}, spark_remote=server.url, html=False)
+            runs.append({"run": day, "seconds": summary["seconds"], "notebooks": summary["notebook_seconds"]})
+            print(f"  run {day:>3}: {summary['seconds']:7.1f} s  " +
+                  "  ".join(f"{k} {v:.1f}" for k, v in summary["notebook_seconds"].items()), flush=True)
+        full = run([str(p) for p in logs], str(folder / "lake-full"), {"year": synth.DEFAULT_START.year},
+                   spark_remote=server.url, html=False)
+    print(f"  full rebuild over {batches} files: {full['seconds']:.1f} s", flush=True)
+    return {"machine": _machine(), "batches": batches, "lines_per_batch": lines, "runs": runs,
+            "full_rebuild": {"seconds": full["seconds"], "notebooks": full["notebook_seconds"]},
+            "last_over_first": round(runs[-1]["seconds"] / runs[0]["seconds"], 2)}
+
+
 def main(args) -> int:
     folder = Path(args.out)
+    if args.incremental:
+        report = incremental(args.incremental, args.lines[0], folder / "incremental", master=args.master)
+        path = folder / f"incremental-{args.incremental}x{args.lines[0]}.json"
+        path.write_text(json.dumps(report, indent=2))
+        print(f"run {len(report['runs'])} / run 1: {report['last_over_first']}\nwritten to {path}")
+        return 0
     report = run_bench(args.lines, folder, master=args.master, driver_memory=args.driver_memory,
                        drain3=not args.no_drain3, python=not args.no_python, repeat=args.repeat)
     path = folder / f"bench-{'-'.join(str(n) for n in args.lines)}.json"

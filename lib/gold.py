@@ -1,6 +1,7 @@
 """Gold: the analyst tables and the line-level final data, from Silver.
 
-All functions are DataFrame -> DataFrame; `lib.lake` decides where they go.
+All functions are DataFrame -> DataFrame except `refresh`, which reads and writes the gold
+tables through `lib.lake` (the only module that knows where they are).
 Counts honour ``message repeated N times`` lines (they stand for N events).
 """
 from __future__ import annotations
@@ -80,6 +81,61 @@ def events_hourly(silver: DataFrame) -> DataFrame:
             .groupBy(F.date_trunc("hour", "timestamp").alias("hour"), "category", "event_id", "event_template")
             .agg(F.count(F.lit(1)).alias("lines"),
                  F.sum(F.coalesce(F.col("repeat_count"), F.lit(1))).alias("events")))
+
+
+def bucket(ts: Column, seconds: int) -> Column:
+    """The epoch second of the `seconds`-long bucket `ts` falls in (UTC): a window's or an hour's start."""
+    return F.floor(F.unix_seconds(ts) / seconds) * seconds
+
+
+def touched(batch_events: DataFrame, window_minutes: int = 60) -> dict[str, list[int]]:
+    """What a batch changes in gold: the feature windows of its sshd events and the hours of all its
+    events (epoch seconds). Everything else in gold is untouched by it."""
+    ts = F.col("timestamp")
+    sshd = (F.col("category") == "sshd") & ts.isNotNull()
+    row = batch_events.where(ts.isNotNull()).agg(
+        F.collect_set(F.when(sshd, bucket(ts, window_minutes * 60))).alias("windows"),
+        F.collect_set(F.when(sshd, bucket(ts, 3600))).alias("sshd_hours"),
+        F.collect_set(bucket(ts, 3600)).alias("hours")).first()
+    return {k: sorted(int(v) for v in (row[k] or [])) for k in ("windows", "sshd_hours", "hours")}
+
+
+def refresh(spark, lake, batch_id: str | None, window_minutes: int = 60, burst_minutes: int = 10,
+            top_n: int = 50, full: bool = False) -> dict:
+    """Bring the gold tables up to date with Silver after batch `batch_id` was loaded.
+
+    Incrementally: only the source-windows and hours the batch's events fall into are
+    recomputed, from every Silver batch's events in them (so a late batch that overlaps
+    earlier hours gives what a full recompute gives), and replaced (`Lake.replace_keys`);
+    `top_sources` is re-ranked from the feature table. `full` (or a gold table that does not
+    exist yet) recomputes everything from Silver.
+    """
+    events = lake.read_table(spark, "silver")
+    tables = ("features", "source_hourly", "events_hourly")
+    if full or batch_id is None or not all(lake.is_delta(t) for t in tables):
+        feats = features.spark_features(events, window_minutes, burst_minutes)
+        lake.write_table(feats, "features")
+        hourly = lake.read_table(spark, "features") if window_minutes == 60 else \
+            features.spark_features(events, 60, burst_minutes)
+        lake.write_table(source_hourly(hourly), "source_hourly")
+        lake.write_table(events_hourly(events), "events_hourly")
+        keys = None
+    else:
+        keys = touched(events.where(F.col("batch_id") == batch_id), window_minutes)
+        ts = F.col("timestamp")
+        in_windows = bucket(ts, window_minutes * 60).isin(keys["windows"])
+        feats = features.spark_features(events.where(in_windows), window_minutes, burst_minutes)
+        lake.replace_keys(feats, "features", "window_start", keys["windows"])
+        hourly = feats if window_minutes == 60 else \
+            features.spark_features(events.where(bucket(ts, 3600).isin(keys["sshd_hours"])), 60, burst_minutes)
+        lake.replace_keys(source_hourly(hourly), "source_hourly", "hour",
+                          keys["windows"] if window_minutes == 60 else keys["sshd_hours"])
+        lake.replace_keys(events_hourly(events.where(bucket(ts, 3600).isin(keys["hours"]))), "events_hourly",
+                          "hour", keys["hours"])
+    lake.write_table(top_sources(lake.read_table(spark, "features"), top_n), "top_sources")
+    return {"mode": "full" if keys is None else "incremental",
+            "windows": None if keys is None else len(keys["windows"]),
+            "hours": None if keys is None else len(keys["hours"])}
 
 
 def top_sources(feature_rows: DataFrame, top_n: int = 50) -> DataFrame:

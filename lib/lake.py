@@ -7,23 +7,25 @@ guide, so users find things where they expect them:
 
     bronze/raw_logs/                      landed raw files
     bronze/processed/batch_id=.../        the Bronze table
+    bronze/ingested_files/batch_id=.../   per batch and input file: its identity, lines read, new, already in
     silver/structured_logs/batch_id=.../category=.../   parsed lines (sshd, other)
     silver/quarantine/batch_id=.../       lines that could not be parsed, with the reason
     silver/quality_reports/               validation reports (JSON + Markdown)
     gold/final_data/openssh_logs_final.csv
-    gold/business_reports/<table>/        analyst tables (Parquet)
+    gold/business_reports/<table>/        analyst tables
     models/                               MLflow artifacts, training sets
 
-Commits are by rename: a writer writes into ``<table>/_staging/`` and then moves
-the finished directory into place, keeping the previous version in ``<table>/_old/``
-until the move succeeded. Spark ignores ``_``-prefixed directories, so a reader
-never sees a half-written table, and a writer killed at any point leaves the
-previous good version readable (``recover`` finishes or undoes an interrupted swap).
+Every table is a Delta table: a commit is one entry in its `_delta_log`, so a
+reader never sees a half-written version, a writer killed at any point leaves the
+previous version readable (its unreferenced files are left for VACUUM), and a
+re-run of a batch replaces that batch (`replaceWhere` on `batch_id`) instead of
+appending it again. Spark SQL reads them by path: ``delta.`<path>```.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ def default_tracking_uri() -> str:
 TABLES = {
     "raw_logs": ("bronze", "raw_logs"),
     "bronze": ("bronze", "processed"),
+    "ingested_files": ("bronze", "ingested_files"),
     "silver": ("silver", "structured_logs"),
     "quarantine": ("silver", "quarantine"),
     "quality_reports": ("silver", "quality_reports"),
@@ -59,6 +62,7 @@ TABLES = {
     "models": ("models", ""),
 }
 FINAL_CSV = "openssh_logs_final.csv"
+SOURCES_MANIFEST = "_sources.json"  # beside landed files: their names as the user gave them
 
 
 class FileSystem:
@@ -192,53 +196,6 @@ class Lake:
             self.fs.makedirs(self.path(table))
         return {t: self.path(t) for t in TABLES}
 
-    # ---- atomic commits -------------------------------------------------
-    def _private(self, table: str, kind: str, name: str) -> str:
-        """`<table>/_<kind>/<name>` for a partition, `<parent>/_<kind>/<table dir>` for a whole table."""
-        if name:
-            return self.path(table, f"_{kind}", name)
-        parent, base = self.path(table).rsplit("/", 1)
-        return f"{parent}/_{kind}/{base}"
-
-    def staging(self, table: str, name: str = "") -> str:
-        """A fresh private directory to write (partition `name` of) `table` into before commit."""
-        return f"{self._private(table, 'staging', name)}-{uuid.uuid4().hex[:12]}"
-
-    def commit(self, table: str, staged: str, name: str = "") -> str:
-        """Move `staged` into place as partition `name` of `table`, or as the whole table."""
-        target = self.path(table, name) if name else self.path(table)
-        old = self._private(table, "old", name)
-        fs = self.fs
-        if fs.exists(old):
-            fs.remove(old)
-        if fs.exists(target):
-            fs.move(target, old)
-        fs.move(staged, target)
-        fs.remove(old)
-        return target
-
-    def recover(self, table: str) -> list[str]:
-        """Finish or undo what a killed writer left: restore a moved-away version, drop staging."""
-        done = []
-        olds = [(self.path(table, n), self.path(table, "_old", n)) for n in self.fs.listdir(self.path(table, "_old"))]
-        olds.append((self.path(table), self._private(table, "old", "")))
-        for target, old in olds:
-            if self.fs.exists(old):
-                if self.fs.exists(target):
-                    self.fs.remove(old)
-                else:
-                    self.fs.move(old, target)
-                    done.append(f"restored {target}")
-        prefix = self._private(table, "staging", "")
-        stagings = [self.path(table, "_staging")]
-        parent = prefix.rsplit("/", 1)[0]
-        stagings += [f"{parent}/{n}" for n in self.fs.listdir(parent) if f"{parent}/{n}".startswith(prefix + "-")]
-        for staged in stagings:
-            if self.fs.exists(staged):
-                self.fs.remove(staged)
-                done.append(f"dropped unfinished output {staged}")
-        return done
-
     # ---- batches and inputs -------------------------------------------------
     def set_latest_batch(self, batch_id: str) -> None:
         self.write_json("bronze", "_latest_batch.json", {"batch_id": batch_id})
@@ -265,46 +222,93 @@ class Lake:
             raise ValueError("no input path given")
         return paths
 
-    def partitions(self, table: str) -> list[str]:
-        """Committed partition directories (`batch_id=...`) of a partitioned table."""
-        return [p for p in self.fs.listdir(self.path(table)) if "=" in p and not p.startswith(("_", "."))]
+    def source_names(self, files: list[str]) -> dict[str, str]:
+        """The names the user gave landed files, by read path: the `_sources.json` that the local
+        runner writes beside what it lands, where there is one (else Bronze keeps the read path)."""
+        out, manifests = {}, {}
+        for f in files:
+            folder, base = f.rsplit("/", 1)
+            if folder not in manifests:
+                m = f"{folder}/{SOURCES_MANIFEST}"
+                manifests[folder] = json.loads(self.fs.read_text(m)) if self.fs.exists(m) else {}
+            if base in manifests[folder]:
+                out[f] = manifests[folder][base]
+        return out
 
-    def has_data(self, table: str) -> bool:
-        return bool(self.partitions(table)) or any(
-            n.endswith(".parquet") for n in self.fs.listdir(self.path(table)))
+    def is_delta(self, table: str) -> bool:
+        """True once `table` has a committed Delta version (its `_delta_log` holds a commit)."""
+        log = self.path(table, "_delta_log")
+        return any(n.endswith(".json") for n in self.fs.listdir(log))
+
+    def batches(self, spark, table: str) -> list[str]:
+        """The batch ids `table` holds now (its partitions in the current version)."""
+        df = self.read_table(spark, table)
+        return [] if df is None else sorted(r[0] for r in df.select("batch_id").distinct().collect())
+
+    def history(self, spark, table: str) -> list[dict]:
+        """`DESCRIBE HISTORY` of `table`, newest version first."""
+        rows = spark.sql(f"DESCRIBE HISTORY delta.`{self.path(table)}`").select(
+            "version", "operation", "operationParameters").collect()
+        return [r.asDict() for r in rows]
 
     def write_json(self, table: str, name: str, obj) -> str:
         path = self.path(table, name)
         self.fs.write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
         return path
 
-    # ---- Spark I/O ---------------------------------------------------------
+    # ---- Spark I/O: Delta tables -------------------------------------------
     def write_partition(self, df, table: str, batch_id: str, partition_by: tuple = ()) -> str:
-        """Write one batch's rows as partition `batch_id=...` of `table`, replacing it atomically."""
-        name = f"batch_id={batch_id}"
-        self.recover(table)
-        staged = self.staging(table, name)
-        df.drop("batch_id").write.mode("overwrite").partitionBy(*partition_by).parquet(staged)
-        return self.commit(table, staged, name)
+        """Replace batch `batch_id` of `table` (partitioned by batch) with `df`'s rows, in one Delta commit.
+
+        `replaceWhere` makes a re-run of a batch a replace, not a second append; Delta
+        checks that every row written belongs to the batch, and enforces the table's schema.
+        """
+        from pyspark.sql import functions as F
+
+        predicate = f"batch_id = '{_batch_literal(batch_id)}'"
+        (df.withColumn("batch_id", F.lit(batch_id)).write.format("delta").mode("overwrite")
+         .option("replaceWhere", predicate).partitionBy("batch_id", *partition_by).save(self.path(table)))
+        return self.path(table)
+
+    def replace_keys(self, df, table: str, column: str, seconds: list[int]) -> str:
+        """Replace the rows of `table` whose timestamp `column` falls on one of `seconds` (epoch
+        seconds: the windows or hours a batch touched) with `df`'s rows, in one Delta commit.
+
+        Delta checks that every row written has such a key, so a recompute for some keys can
+        never overwrite others. Nothing to replace: no commit.
+        """
+        if not seconds:
+            return self.path(table)
+        keys = ", ".join(str(int(s)) for s in sorted(set(seconds)))
+        (df.write.format("delta").mode("overwrite").option("replaceWhere", f"unix_seconds({column}) IN ({keys})")
+         .save(self.path(table)))
+        return self.path(table)
 
     def write_table(self, df, table: str) -> str:
-        """Replace the whole (unpartitioned) `table` atomically."""
-        self.recover(table)
-        staged = self.staging(table)
-        df.write.mode("overwrite").parquet(staged)
-        return self.commit(table, staged)
+        """Replace the whole (unpartitioned) `table` with `df` in one Delta commit."""
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.path(table))
+        return self.path(table)
 
-    def read_table(self, spark, table: str, batch_id: str | None = None):
-        """A table as a DataFrame (one batch of it when `batch_id` is given), or None when absent."""
-        path = self.path(table)
-        if not self.has_data(table):
+    def read_table(self, spark, table: str, batch_id: str | None = None, version: int | None = None):
+        """A table as a DataFrame (one batch of it when `batch_id` is given; an earlier Delta
+        `version` for time travel), or None before its first commit."""
+        if not self.is_delta(table):
             return None
-        df = spark.read.option("basePath", path).parquet(path)
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", int(version))
+        df = reader.load(self.path(table))
         if batch_id is not None:
             from pyspark.sql import functions as F
 
             df = df.where(F.col("batch_id") == batch_id)
         return df
+
+    def version(self, spark, table: str) -> int | None:
+        """The table's current Delta version (what a reader sees now), None before its first commit."""
+        if not self.is_delta(table):
+            return None
+        return self.history(spark, table)[0]["version"]
 
     def write_csv(self, df, table: str, filename: str, *, order_by: tuple) -> str:
         """One CSV file with a header at `<table>/<filename>`, rows sorted by `order_by`, replaced atomically.
@@ -327,8 +331,7 @@ class Lake:
             F.to_csv(F.struct(*[F.lit(c).alias(c) for c in df.columns]), options).alias("value"))
         lines = header.unionByName(rows).repartition(1).sortWithinPartitions("_k", *keys).select("value")
 
-        self.recover(table)
-        staged = self.staging(table, filename)
+        staged = self.path(table, "_staging", f"{filename}-{uuid.uuid4().hex[:12]}")
         lines.write.mode("overwrite").text(staged)
         parts = [n for n in self.fs.listdir(staged) if n.startswith("part-") and n.endswith(".txt")]
         if len(parts) != 1:
@@ -339,24 +342,28 @@ class Lake:
         return target
 
     def write_parsed(self, parsed, batch_id: str) -> dict:
-        """Silver and quarantine for one batch from one pass over the parsed rows.
+        """Silver (`category=sshd|other`) and quarantine for one batch from one parse.
 
-        The rows are written once, partitioned by category; the `quarantined`
-        partition then becomes the batch's quarantine partition and the rest the
-        batch's Silver partition (`category=sshd`, `category=other`).
+        The parsed rows are persisted so that the parse runs once for the two Delta
+        commits; Silver is committed first, so a reader that sees a batch's quarantine
+        also sees its Silver rows.
         """
-        name = f"batch_id={batch_id}"
-        self.recover("silver")
-        self.recover("quarantine")
-        staged = self.staging("silver", name)
-        parsed.drop("batch_id").write.mode("overwrite").partitionBy("category").parquet(staged)
-        q_staged = self.staging("quarantine", name)
-        if self.fs.exists(f"{staged}/category=quarantined"):
-            self.fs.move(f"{staged}/category=quarantined", q_staged)
-        else:
-            from lib.silver import QUARANTINE_COLUMNS
+        from lib import silver
 
-            empty = parsed.where("false").select(*[c for c in QUARANTINE_COLUMNS if c != "batch_id"])
-            empty.write.mode("overwrite").parquet(q_staged)
-        return {"quarantine": self.commit("quarantine", q_staged, name),
-                "silver": self.commit("silver", staged, name)}
+        parsed = parsed.persist()
+        try:
+            self.write_partition(silver.events(parsed), "silver", batch_id, partition_by=("category",))
+            self.write_partition(silver.quarantine(parsed), "quarantine", batch_id)
+        finally:
+            parsed.unpersist()
+        return {"silver": self.path("silver"), "quarantine": self.path("quarantine")}
+
+
+_BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
+
+
+def _batch_literal(batch_id: str) -> str:
+    """A batch id safe to put in a SQL predicate: letters, digits and `_.:+-` only."""
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        raise ValueError(f"invalid batch id {batch_id!r}: use letters, digits and _.:+- (at most 128)")
+    return batch_id

@@ -48,7 +48,7 @@ def _schema_check(name: str, df: DataFrame | None, expected: dict) -> Check:
                  "as expected" if not wrong else ", ".join(f"{c} is {a} not {t}" for c, (a, t) in wrong.items()))
 
 
-BRONZE_SCHEMA = {"source_file": "string", "line_number": "bigint", "line": "string", "raw_bytes": "binary",
+BRONZE_SCHEMA = {"source_file": "string", "file_id": "string", "line_number": "bigint", "line": "string", "raw_bytes": "binary",
                  "source_modified": "timestamp", "ingest_ts": "timestamp",
                  "batch_id": "string"}
 SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "timestamp": "timestamp",
@@ -63,8 +63,10 @@ QUARANTINE_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id
 def run_checks(*, bronze_df: DataFrame | None, silver_df: DataFrame | None, quarantine_df: DataFrame | None,
                all_silver: DataFrame | None, feature_rows: DataFrame | None, events_hourly: DataFrame | None,
                final_rows: int | None, model_metrics: dict | None, gate_failures: list[str] | None,
-               monitoring: dict | None, thresholds: dict) -> list[Check]:
-    """All checks for one batch. `*_df` are the batch's rows; `all_silver` the whole table."""
+               monitoring: dict | None, thresholds: dict, ingested_df: DataFrame | None = None,
+               all_bronze: DataFrame | None = None) -> list[Check]:
+    """All checks for one batch. `*_df` are the batch's rows (`ingested_df`: its ingestion
+    record, one row per input file); `all_silver`/`all_bronze` the whole tables."""
     checks = [_schema_check("bronze", bronze_df, BRONZE_SCHEMA),
               _schema_check("silver", silver_df, SILVER_SCHEMA),
               _schema_check("quarantine", quarantine_df, QUARANTINE_SCHEMA)]
@@ -91,15 +93,28 @@ def run_checks(*, bronze_df: DataFrame | None, silver_df: DataFrame | None, quar
     both = silver_df.select(*keys).unionByName(quarantine_df.select(*keys))
     dup = both.groupBy(*keys).count().where(F.col("count") > 1).count()
 
+    if ingested_df is not None:  # a file's lines already in the lake are not loaded again
+        i = ingested_df.agg(F.sum("lines").alias("read"), F.sum("new_lines").alias("new"),
+                            F.sum("already_ingested").alias("known")).first()
+        read, new, known = (int(i[k] or 0) for k in ("read", "new", "known"))
+        checks += [Check("the input is not empty", read > 0, f"{read} lines read"),
+                   Check("bronze = the input's lines not already in the lake", b["n"] == new and read == new + known,
+                         f"bronze {b['n']}; read {read} = new {new} + already ingested {known}")]
+    else:
+        checks.append(Check("bronze is not empty", b["n"] > 0, f"{b['n']} rows"))
+    if all_bronze is not None:
+        twice = (all_bronze.groupBy("file_id", "line_number").count().where(F.col("count") > 1)
+                 .agg(F.count(F.lit(1)).alias("keys"), F.sum("count").alias("rows")).first())
+        checks.append(Check("every line of a file is in bronze once (file_id, line_number)", not twice["keys"],
+                            f"{twice['keys'] or 0} lines loaded more than once ({twice['rows'] or 0} rows)"))
     checks += [
-        Check("bronze is not empty", b["n"] > 0, f"{b['n']} rows"),
         Check("bronze keys are not null", b["null_keys"] == 0, f"{b['null_keys']} rows without source_file/line_number"),
         Check("bronze (source_file, line_number) is unique", b["distinct"] == b["n"],
               f"{b['n'] - b['distinct']} duplicates"),
         Check("every line accounted for: bronze = silver + quarantine", b["n"] == s["n"] + q["n"],
               f"bronze {b['n']} vs silver {s['n']} + quarantine {q['n']} = {s['n'] + q['n']}"),
         Check("silver + quarantine (source_file, line_number) is unique", dup == 0, f"{dup} duplicated keys"),
-        Check("silver is not empty", s["n"] > 0, f"{s['n']} rows"),
+        Check("silver is not empty", s["n"] > 0 or b["n"] == 0, f"{s['n']} rows"),
         Check("silver timestamps are not null", s["null_ts"] == 0, f"{s['null_ts']} rows without timestamp"),
         Check("quarantined lines have a reason", q["no_reason"] == 0, f"{q['no_reason']} without reason"),
         Check("event ids are in the catalog", s["bad_ids"] == 0, f"{s['bad_ids']} unknown ids"),
@@ -189,8 +204,8 @@ def enforce(checks: list[Check]) -> None:
 
 # Columns that say when a row was loaded, not what it holds: left out of content checksums.
 LOAD_TIME_COLUMNS = ("ingest_ts", "run_ts", "detected_at", "time_to_detect_s")
-CHECKSUM_TABLES = ("bronze", "silver", "quarantine", "features", "source_hourly", "events_hourly", "top_sources",
-                   "anomalies", "incidents")
+CHECKSUM_TABLES = ("bronze", "ingested_files", "silver", "quarantine", "features", "source_hourly", "events_hourly",
+                   "top_sources", "anomalies", "incidents")
 
 
 def table_checksum(df: DataFrame) -> dict:

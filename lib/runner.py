@@ -193,17 +193,22 @@ def input_files(inputs: list[str]) -> list[Path]:
 
 
 def land(files: list[Path], raw_dir: Path) -> Path:
-    """Copy the input into the lake's landing folder (what `python -m lib upload` does on Azure)."""
+    """Copy the input into the lake's landing folder (what `python -m lib upload` does on Azure),
+    with `_sources.json` naming each copy's original, which Bronze keeps as `source_file`."""
+    from lib.lake import SOURCES_MANIFEST
+
     raw_dir.mkdir(parents=True, exist_ok=True)
-    names = set()
+    names: dict[str, str] = {}
     for f in files:
-        name = f.name
-        while name in names:  # same file name from two folders
-            name = "_" + name
-        names.add(name)
+        name, k = f.name, 1
+        while name in names:  # the same file name from two folders (never a leading `_`: Spark skips those)
+            k += 1
+            name = f"{k}-{f.name}"
+        names[name] = str(f.resolve())
         target = raw_dir / name
         if not (target.exists() and target.stat().st_size == f.stat().st_size):
             shutil.copy2(f, target)  # keeps the modification time: year inference anchors to it
+    (raw_dir / SOURCES_MANIFEST).write_text(json.dumps(names, indent=2, sort_keys=True), encoding="utf-8")
     return raw_dir
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 # Session settings the pipeline relies on, for every kind of session.
@@ -42,6 +43,62 @@ LOCAL_CONF = {
 }
 
 
+# Delta Lake's jars for the local JVMs (on Databricks Delta is native). Exactly the release the
+# pinned `delta-spark` wheel is (4.4.0: Maven Central serves no 4.4.1 jars here; measured
+# 2026-12-01), built for Spark 4.2 like the pinned pyspark: Delta breaks on other Spark releases.
+# delta-spark's POM also lists delta-kernel-*; the path-based tables used here do not load them.
+DELTA_VERSION = "4.4.0"
+DELTA_JARS = (f"io.delta:delta-spark_2.13:{DELTA_VERSION}", f"io.delta:delta-storage:{DELTA_VERSION}")
+MAVEN = os.environ.get("MAVEN_REPOSITORY", "https://repo1.maven.org/maven2")
+JARS_DIR = Path(__file__).resolve().parent.parent / ".venv-jars"
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Tables are replaced by the batch (replaceWhere) or merged; a full-table overwrite of a
+    # changed schema is the pipeline's own choice, never a silent evolution on append.
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+}
+
+
+def delta_jars(folder: Path = JARS_DIR) -> list[str]:
+    """The Delta jars, downloaded once from Maven Central into `folder` and checked against its SHA-1.
+
+    A direct download of two exact files rather than Spark's ``--packages``: Ivy resolves
+    on every JVM start (and races when several JVMs share its cache), and needs the network
+    each time; these files are fetched on first use and then read from disk.
+    """
+    import hashlib
+
+    paths = []
+    for coordinate in DELTA_JARS:
+        group, artifact, version = coordinate.split(":")
+        name = f"{artifact}-{version}.jar"
+        target = folder / name
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            url = f"{MAVEN}/{group.replace('.', '/')}/{artifact}/{version}/{name}"
+            try:
+                with urllib.request.urlopen(url, timeout=120) as r:
+                    data = r.read()
+                with urllib.request.urlopen(url + ".sha1", timeout=60) as r:
+                    expected = r.read().decode().split()[0].strip()
+            except OSError as exc:
+                raise RuntimeError(f"could not download {coordinate} from {url}: {exc}") from exc
+            if hashlib.sha1(data).hexdigest() != expected:
+                raise RuntimeError(f"{url}: SHA-1 mismatch (got {hashlib.sha1(data).hexdigest()}, "
+                                   f"Maven Central says {expected})")
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        paths.append(str(target))
+    return paths
+
+
+def delta_conf() -> dict:
+    """What a local JVM needs for Delta: the jars and Delta's SQL extension and catalog."""
+    return {"spark.jars": ",".join(delta_jars()), **DELTA_CONF}
+
+
 def on_databricks() -> bool:
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
@@ -56,7 +113,7 @@ def get_spark(app_name: str = "openssh-lakehouse"):
     else:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = SparkSession.builder.appName(app_name).master(os.environ.get("SPARK_MASTER", "local[2]"))
-        for k, v in LOCAL_CONF.items():
+        for k, v in {**LOCAL_CONF, **delta_conf()}.items():
             builder = builder.config(k, v)
         spark = builder.getOrCreate()
     for k, v in SESSION_CONF.items():
@@ -82,6 +139,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGKILL when the process that started it dies, so a
+    server never outlives a runner killed with SIGKILL (it would go on running, and committing,
+    the killed run's work). Kept across exec (spark-submit ends in an exec of java)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _java_env() -> dict:
     env = dict(os.environ, SPARK_HOME=spark_home(), SPARK_LOCAL_IP="127.0.0.1",
                PYSPARK_PYTHON=sys.executable)
@@ -101,7 +168,7 @@ class ConnectServer:
         self.master = master
         self.port = port or free_port()
         self.log_path = Path(log_path) if log_path else None
-        self.conf = {**LOCAL_CONF, **SESSION_CONF, **(conf or {})}
+        self.conf = {**LOCAL_CONF, **SESSION_CONF, **delta_conf(), **(conf or {})}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -119,7 +186,8 @@ class ConnectServer:
         cmd.append("spark-internal")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_java_env(),
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -171,7 +239,8 @@ class StandaloneCluster:
         out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else subprocess.DEVNULL
         cmd = [os.path.join(spark_home(), "bin", "spark-class"), *args]
         self.procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_java_env(),
-                                           start_new_session=True))
+                                           start_new_session=True,
+                                           preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
 
     def alive_workers(self) -> int:
         import json

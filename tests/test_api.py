@@ -19,7 +19,6 @@ from types import SimpleNamespace
 import httpx
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from api import devstack
@@ -50,17 +49,14 @@ ANOMALIES = pd.DataFrame({
 
 
 def write_table(path: Path, frame: pd.DataFrame) -> None:
-    """Write `frame` as Spark does: a part file (INT96 timestamps, as Spark's default), _SUCCESS, and
-    an unfinished `_temporary` attempt a reader must skip."""
-    staged = path.with_name(f"_staging-{secrets.token_hex(4)}")
-    (staged / "_temporary" / "0").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
-                   staged / f"part-00000-{secrets.token_hex(4)}.snappy.parquet", use_deprecated_int96_timestamps=True)
-    (staged / "_SUCCESS").write_bytes(b"")
-    (staged / "_temporary" / "0" / "part-00001.parquet").write_bytes(b"not parquet: half written")
+    """Commit `frame` as the table's next Delta version (a full overwrite, as the ML notebook does),
+    leaving behind, as a killed Spark writer would, a data file no commit references."""
+    from deltalake import write_deltalake
+
+    frame = frame.assign(window_start=pd.to_datetime(frame["window_start"], utc=True))
     if path.exists():
-        os.rename(path, path.with_name(f"_old-{secrets.token_hex(4)}"))
-    os.rename(staged, path)
+        (path / f"part-00009-{secrets.token_hex(4)}.snappy.parquet").write_bytes(b"not parquet: never committed")
+    write_deltalake(str(path), pa.Table.from_pandas(frame, preserve_index=False), mode="overwrite")
 
 
 @pytest.fixture(scope="module")
@@ -348,12 +344,15 @@ def test_anomalies_are_the_latest_table(stack, client):
 
 
 def test_a_broken_table_is_a_generic_500_logged_with_its_request_id(stack, client):
-    broken = stack.table / "part-99999.parquet"
-    broken.write_bytes(b"PAR1 truncated")
+    from deltalake import DeltaTable
+
+    write_table(stack.table, ANOMALIES)  # a version the API has not read yet, whose data file then breaks
+    for uri in DeltaTable(str(stack.table)).file_uris():
+        Path(uri.removeprefix("file://")).write_bytes(b"PAR1 truncated")
     try:
         response = client.get("/anomalies")
     finally:
-        broken.unlink()
+        write_table(stack.table, ANOMALIES)
     assert response.status_code == 500
     request_id = response.json()["request_id"]
     assert response.json() == {"detail": "internal server error", "request_id": request_id}

@@ -1,4 +1,4 @@
-"""The lake's paths and its commit-by-rename: a killed writer never leaves a half-written table."""
+"""The lake's paths and its Delta tables: a batch is replaced, not appended; schemas are enforced."""
 import json
 
 import pytest
@@ -19,47 +19,48 @@ def test_layout_follows_the_seed_guide(lake):
         "abfss://silver@acct.dfs.core.windows.net/structured_logs"
 
 
-def _put(path, text):
-    import os
-
-    os.makedirs(path, exist_ok=True)
-    with open(f"{path}/part-0.parquet", "w") as f:
-        f.write(text)
+def _rows(df):
+    return sorted(tuple(r) for r in df.select("id", "v", "batch_id").collect())
 
 
-def _read(lake, table, name=""):
-    with open(f"{lake.path(table, name) if name else lake.path(table)}/part-0.parquet") as f:
-        return f.read()
+def test_a_batch_is_replaced_not_appended_and_the_others_are_untouched(spark, lake):
+    one = spark.createDataFrame([(1, "a"), (2, "b")], "id long, v string")
+    lake.write_partition(one, "bronze", "b1")
+    lake.write_partition(spark.createDataFrame([(3, "c")], "id long, v string"), "bronze", "b2")
+    lake.write_partition(spark.createDataFrame([(1, "A")], "id long, v string"), "bronze", "b1")  # the re-run
+    assert _rows(lake.read_table(spark, "bronze")) == [(1, "A", "b1"), (3, "c", "b2")]
+    assert lake.batches(spark, "bronze") == ["b1", "b2"]
+    history = lake.history(spark, "bronze")
+    assert [h["operation"] for h in history] == ["WRITE"] * 3
+    assert history[0]["operationParameters"]["mode"] == "Overwrite"
+    assert "b1" in history[0]["operationParameters"]["predicate"]
+    # Time travel: the first version is still there to read.
+    assert _rows(lake.read_table(spark, "bronze", version=0)) == [(1, "a", "b1"), (2, "b", "b1")]
+    assert lake.version(spark, "bronze") == 2
 
 
-def test_commit_replaces_a_partition(lake):
-    for version in ("v1", "v2"):
-        staged = lake.staging("bronze", "batch_id=b1")
-        _put(staged, version)
-        lake.commit("bronze", staged, "batch_id=b1")
-    assert _read(lake, "bronze", "batch_id=b1") == "v2"
-    assert lake.partitions("bronze") == ["batch_id=b1"]
+def test_the_table_schema_is_enforced(spark, lake):
+    from pyspark.errors import AnalysisException
+
+    lake.write_partition(spark.createDataFrame([(1, "a")], "id long, v string"), "bronze", "b1")
+    with pytest.raises(AnalysisException):
+        lake.write_partition(spark.createDataFrame([(1, 2.5)], "id long, v double"), "bronze", "b2")
+    assert lake.batches(spark, "bronze") == ["b1"]
 
 
-def test_writer_killed_before_the_swap_leaves_the_old_version(lake):
-    staged = lake.staging("bronze", "batch_id=b1")
-    _put(staged, "good")
-    lake.commit("bronze", staged, "batch_id=b1")
-    _put(lake.staging("bronze", "batch_id=b1"), "half written")  # then killed
-    assert _read(lake, "bronze", "batch_id=b1") == "good"
-    assert lake.partitions("bronze") == ["batch_id=b1"]  # staging is invisible (leading underscore)
-    assert any("dropped" in m for m in lake.recover("bronze"))
-    assert lake.fs.listdir(lake.path("bronze")) == ["batch_id=b1"]
+@pytest.mark.parametrize("bad", ["b1' OR '1'='1", "", "a b", "x" * 200, "../b1"])
+def test_a_batch_id_is_never_pasted_into_sql_unchecked(spark, lake, bad):
+    with pytest.raises(ValueError, match="invalid batch id"):
+        lake.write_partition(spark.createDataFrame([(1, "a")], "id long, v string"), "bronze", bad)
+    assert lake.read_table(spark, "bronze") is None
 
 
-def test_writer_killed_between_the_two_renames_is_rolled_back(lake):
-    staged = lake.staging("top_sources")
-    _put(staged, "good")
-    lake.commit("top_sources", staged)
-    # Simulate a kill after "move current away" and before "move new in".
-    lake.fs.move(lake.path("top_sources"), lake._private("top_sources", "old", ""))
-    assert lake.recover("top_sources") == [f"restored {lake.path('top_sources')}"]
-    assert _read(lake, "top_sources") == "good"
+def test_a_whole_table_replace_is_one_overwrite(spark, lake):
+    assert lake.version(spark, "top_sources") is None
+    lake.write_table(spark.createDataFrame([(1, "a")], "id long, v string"), "top_sources")
+    lake.write_table(spark.createDataFrame([(2, "b"), (3, "c")], "id long, v string"), "top_sources")
+    assert sorted(tuple(r) for r in lake.read_table(spark, "top_sources").collect()) == [(2, "b"), (3, "c")]
+    assert [(h["version"], h["operation"]) for h in lake.history(spark, "top_sources")] == [(1, "WRITE"), (0, "WRITE")]
 
 
 def test_latest_batch_and_inputs(lake, tmp_path):

@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from pyspark.sql import functions as F
 
 from lib import quality, synth
-from lib.lake import Lake
+from lib.lake import TABLES, Lake
 from lib.runner import PipelineError, run
 from tests.conftest import REPO
 
@@ -64,6 +65,12 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
     anomalies = lake.read_table(spark, "anomalies")
     assert anomalies.where("is_anomaly").count() == r["ml_anomaly_detection"]["anomalies"]
     assert json.loads(Path(r["validation"]["report"]).read_text())["passed"] is True
+    # Every lake table is a Delta table with a history, and nothing else sits beside them.
+    tables = [t for t, (layer, sub) in TABLES.items() if sub and t not in ("raw_logs", "quality_reports", "final_data")]
+    for t in tables:
+        assert lake.history(spark, t), t
+    assert {p.name for p in Path(lake.path("anomalies")).parent.iterdir()} == \
+        {Path(lake.path(t)).name for t in tables if TABLES[t][1].startswith("business_reports/")}
 
 
 def test_champion_loads_and_scores_a_gold_feature_frame(synthetic, spark):
@@ -94,6 +101,10 @@ def test_rerunning_a_batch_changes_nothing(synthetic, spark, spark_server):
     again = _run(spark_server, base / "out", [log])
     assert again["batch_id"] == summary["batch_id"]
     assert quality.lake_checksums(spark, lake) == before
+    for t in ("bronze", "silver"):  # the re-run replaced its batch: a WRITE over that batch, no append
+        last = lake.history(spark, t)[0]
+        assert (last["operation"], last["operationParameters"]["mode"]) == ("WRITE", "Overwrite")
+        assert summary["batch_id"] in last["operationParameters"]["predicate"]
     assert again["results"]["ml_anomaly_detection"]["model_version"] == \
         summary["results"]["ml_anomaly_detection"]["model_version"]
     client = mlflow.MlflowClient(summary["tracking_uri"])
@@ -111,8 +122,13 @@ def test_a_new_batch_adds_partitions_and_leaves_the_old_ones(synthetic, spark, s
     second = _run(spark_server, base / "out", [log2])
     assert second["batch_id"] != summary["batch_id"]
     for t in ("bronze", "silver", "quarantine"):
-        assert sorted(lake.partitions(t)) == sorted([first, f"batch_id={second['batch_id']}"])
         assert _files(Path(lake.path(t, first))) == untouched[t]
+        if t == "quarantine":  # this batch has no quarantined lines, so no quarantine rows
+            continue
+        assert lake.batches(spark, t) == sorted([summary["batch_id"], second["batch_id"]])
+        # The second batch was written as a replace of that batch alone, not of the table.
+        last = lake.history(spark, t)[0]
+        assert last["operation"] == "WRITE" and second["batch_id"] in last["operationParameters"]["predicate"], t
     silver_events = lake.read_table(spark, "silver").where("category = 'sshd'").agg(F.sum("repeat_count")).first()[0]
     gold_events = lake.read_table(spark, "events_hourly").where("category = 'sshd'").agg(F.sum("events")).first()[0]
     assert gold_events == silver_events
@@ -126,38 +142,45 @@ def test_a_run_killed_during_silver_leaves_the_lake_consistent(synthetic, spark,
     log3, _ = synth.write(base / "input" / "day3.log", lines=40_000, seed=23,
                           start=synth.DEFAULT_START.replace(day=20))
     before = {t: quality.table_checksum(lake.read_table(spark, t)) for t in ("silver", "quarantine", "features")}
+    # The run starts its own Spark Connect server (as `make run` does): killing the run must kill it too,
+    # or the server would finish, and commit, the killed run's write.
     cmd = [sys.executable, "-m", "lib", "run", "--input", str(log3), "--output", str(out), "--year", "2026",
-           "--spark-remote", spark_server.url, "--no-html"]
+           "--no-html"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    staging = Path(lake.path("silver", "_staging"))
-    deadline = time.monotonic() + 180
-    while not (staging.exists() and any(staging.iterdir())):
+    known = set(os.listdir(lake.path("silver")))
+    deadline = time.monotonic() + 240
+    while not set(os.listdir(lake.path("silver"))) - known:  # the new batch's first data files
         assert proc.poll() is None and time.monotonic() < deadline, "silver never started writing"
         time.sleep(0.02)
+    started = psutil.Process(proc.pid).children(recursive=True)
+    assert any("SparkConnectServer" in " ".join(c.cmdline()) for c in started if c.is_running())
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    # The previous good outputs are there, readable and consistent; the half-written batch is not visible.
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, f"left running after the run was killed: {[c.cmdline()[:3] for c in alive]}"
+    # The previous version is there, readable and consistent; the half-written batch is not visible.
     assert {t: quality.table_checksum(lake.read_table(spark, t)) for t in before} == before
-    assert len(lake.partitions("silver")) == 2 and len(lake.partitions("bronze")) == 3
-    for batch in lake.partitions("silver"):
-        b = lake.read_table(spark, "bronze").where(F.col("batch_id") == batch.split("=")[1]).count()
-        s = lake.read_table(spark, "silver").where(F.col("batch_id") == batch.split("=")[1]).count()
-        q = lake.read_table(spark, "quarantine").where(F.col("batch_id") == batch.split("=")[1]).count()
+    assert len(lake.batches(spark, "silver")) == 2 and len(lake.batches(spark, "bronze")) == 3
+    for batch in lake.batches(spark, "silver"):
+        b = lake.read_table(spark, "bronze", batch).count()
+        s = lake.read_table(spark, "silver", batch).count()
+        q = lake.read_table(spark, "quarantine", batch).count()
         assert b == s + q
-    # The next run completes and cleans up.
+    # The next run completes.
     done = _run(spark_server, out, [log3])
     assert done["results"]["silver_load"]["silver_rows"] + done["results"]["silver_load"]["quarantined"] == 40_000
-    assert len(lake.partitions("silver")) == 3 and not (staging.exists() and any(staging.iterdir()))
+    assert len(lake.batches(spark, "silver")) == 3
 
 
-def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, spark_server, tmp_path):
+def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, spark, spark_server, tmp_path):
     import papermill as pm
 
     _, _, summary = synthetic
     copy = tmp_path / "lake"
     shutil.copytree(summary["lake"], copy)
-    part = next((copy / "silver" / "structured_logs" / f"batch_id={summary['batch_id']}").rglob("*.parquet"))
-    part.unlink()
+    # Someone deletes Silver rows behind the pipeline's back (a valid Delta commit).
+    silver = Lake.from_params(str(copy)).path("silver")
+    spark.sql(f"DELETE FROM delta.`{silver}` WHERE batch_id = '{summary['batch_id']}' AND line_number % 7 = 0")
     env = dict(os.environ, SPARK_REMOTE=spark_server.url)
     old = os.environ.copy()
     os.environ.update(env)
@@ -216,3 +239,28 @@ def test_cli_reports_failure_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lib", "run", "--input", str(tmp_path / "nope.log"),
                         "--output", str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip() == f"error: input not found: {tmp_path / 'nope.log'}"
+
+
+def test_a_grown_log_adds_only_its_new_lines_and_gold_equals_one_batch(spark, spark_server, tmp_path):
+    """The user's case: a log file run, then run again after it grew. The second run loads the
+    new lines only, and every gold table equals what one run over the grown file gives."""
+    lines, _ = synth.generate(300, seed=31, start=synth.DEFAULT_START)
+    log = tmp_path / "input" / "auth.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join(lines[:280]) + "\n")
+    first = _run(spark_server, tmp_path / "grown", [log])
+    log.write_text("\n".join(lines) + "\n")
+    second = _run(spark_server, tmp_path / "grown", [log])
+    r = second["results"]["raw_load"]
+    assert (r["rows"], r["lines_read"], r["already_ingested"]) == (20, 300, 280)
+    assert first["results"]["raw_load"]["rows"] == 280
+    once = _run(spark_server, tmp_path / "once", [log])
+    grown, single = Lake.from_params(second["lake"]), Lake.from_params(once["lake"])
+    content = lambda lk: sorted(tuple(x) for x in lk.read_table(spark, "bronze")  # noqa: E731
+                                .select("source_file", "file_id", "line_number", "line").collect())
+    assert content(grown) == content(single) and len(content(grown)) == 300
+    assert {r.source_file for r in grown.read_table(spark, "bronze").collect()} == {str(log.resolve())}
+    for t in ("features", "source_hourly", "events_hourly", "top_sources"):
+        assert quality.table_checksum(grown.read_table(spark, t)) == quality.table_checksum(single.read_table(spark, t)), t
+    with open(grown.final_csv, encoding="utf-8") as f:
+        assert sum(1 for _ in csv.DictReader(f)) == grown.read_table(spark, "silver").where("category = 'sshd'").count()
