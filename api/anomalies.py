@@ -1,8 +1,10 @@
-"""The gold anomalies table as the ML notebook writes it: a Delta table, local or on ADLS.
+"""The gold anomalies table as the pipeline published it: a Delta table, local or on ADLS.
 
-Read with delta-rs (`deltalake`), no JVM: the reader sees exactly the files of the
-table's current Delta version, never a half-written commit or the files of versions
-it replaced. The table is re-read only when its version changes.
+Read with delta-rs (`deltalake`), no JVM, at the version that the last publication
+recorded (the `published` table, written by the validation notebook once a batch passed:
+`lib.publish`), not the newest one: a batch that fails validation is never served. The
+reader sees exactly the files of that version, never a half-written commit. The table is
+re-read only when the published version changes.
 On ADLS (``abfss://gold@<account>.dfs.core.windows.net/...``) delta-rs takes the pod's
 workload identity from the environment AKS injects (``AZURE_CLIENT_ID``,
 ``AZURE_TENANT_ID``, ``AZURE_FEDERATED_TOKEN_FILE``): no credential in the pod.
@@ -32,34 +34,45 @@ def _micros(ts: datetime) -> int:
 class AnomaliesTable:
     """Reads and filters the Delta anomalies table at `uri` (a local path or an abfss:// URI)."""
 
-    def __init__(self, uri: str):
-        self.uri = uri
-        self._table = None
+    def __init__(self, uri: str, published_uri: str):
+        self.uri, self.published_uri = uri, published_uri
+        self._published = None
         self._version: int | None = None
         self._frame: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
-    def _current(self):
-        """The table at its newest version (None before the first commit)."""
+    def published_version(self) -> int:
+        """The anomalies version of the newest publication."""
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
         try:
-            if self._table is None:
-                self._table = DeltaTable(self.uri)
+            if self._published is None:
+                self._published = DeltaTable(self.published_uri)
             else:
-                self._table.update_incremental()
+                self._published.update_incremental()
         except TableNotFoundError:
-            self._table = None
-        return self._table
+            self._published = None
+        rows = [] if self._published is None else [
+            r for r in self._published.to_pyarrow_table(columns=["published_at", "anomalies_version"]).to_pylist()
+            if r["anomalies_version"] is not None]
+        if not rows:
+            raise TableUnavailable(f"no anomalies table published at {self.published_uri} yet: the validation "
+                                   "notebook publishes a batch once it passed")
+        return int(max(rows, key=lambda r: r["published_at"])["anomalies_version"])
 
     def frame(self) -> pd.DataFrame:
-        """The table sorted newest window first, then highest score; re-read when its version changed."""
+        """The published version sorted newest window first, then highest score; re-read when it changed."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
         with self._lock:
-            table = self._current()
-            if table is None:
-                raise TableUnavailable(f"no anomalies table at {self.uri} yet: the ML notebook writes it")
-            if table.version() != self._version:
+            version = self.published_version()
+            if version != self._version:
+                try:
+                    table = DeltaTable(self.uri, version=version)
+                except TableNotFoundError:
+                    raise TableUnavailable(f"the published anomalies table at {self.uri} is gone") from None
                 data = table.to_pyarrow_table()
                 missing = [c for c in COLUMNS if c not in data.column_names]
                 if missing:
@@ -70,7 +83,7 @@ class AnomaliesTable:
                 df["_t"] = df["window_start"].dt.as_unit("us").astype("int64")
                 self._frame = df.sort_values(["_t", "anomaly_score", "src"], ascending=[False, False, True],
                                              ignore_index=True)
-                self._version = table.version()
+                self._version = version
             return self._frame
 
     def page(self, *, since: datetime | None, until: datetime | None, src: str | None, include_normal: bool,

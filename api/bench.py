@@ -37,10 +37,11 @@ def local_service(lines: int):
         tracking = devstack.start_mlflow(work)
         token = secrets.token_urlsafe(32)
         api = devstack.start_api(work, {"API_TOKEN": token, "MLFLOW_TRACKING_URI": tracking.url,
+                                        "MODEL_PUBLIC_KEY": devstack.signing_key(work),
                                         "MAX_LINES": str(max(lines, 10_000)), "LOG_LEVEL": "WARNING"})
         try:
             tracking.wait()
-            devstack.register_demo_models(tracking.url, count=1)
+            devstack.register_demo_models(tracking.url, work, count=1)
             api.wait("/ready")
             yield api.url, token
         finally:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lib import model
+from lib import model, signing
 
 log = logging.getLogger("api.champion")
 
@@ -31,7 +33,7 @@ class Loaded:
 class Champion:
     """Holds the loaded version of `name@alias`; `refresh` follows the alias."""
 
-    def __init__(self, tracking_uri: str, name: str, alias: str):
+    def __init__(self, tracking_uri: str, name: str, alias: str, public_key: str):
         import mlflow
 
         # The registry lives beside the tracking server, as in the pipeline (lib.model.setup_mlflow).
@@ -39,7 +41,9 @@ class Champion:
         mlflow.set_registry_uri(tracking_uri)
         self.client = mlflow.MlflowClient(tracking_uri, tracking_uri)
         self.name, self.alias = name, alias
+        self.key = signing.load_public_key(public_key)
         self.current: Loaded | None = None
+        self._folder: str | None = None  # the verified artifacts of the loaded version
         self.error: str | None = None
         self._lock = threading.Lock()  # the poller and /model/reload never load the same version twice
 
@@ -69,7 +73,21 @@ class Champion:
         import mlflow.pyfunc
 
         # By version, not by alias: the alias may move again between the lookup and the download.
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{self.name}/{version.version}")
+        # The bytes that are verified are the bytes that are loaded (no second download).
+        folder = tempfile.mkdtemp(prefix=f"model-v{version.version}-")
+        try:
+            local = signing.download(self.name, version.version, folder)
+            try:
+                signing.verify(local, version.tags, self.key)
+            except signing.SignatureError as exc:
+                raise signing.SignatureError(f"version {version.version} refused: {exc}") from None
+            pyfunc = mlflow.pyfunc.load_model(local)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        previous, self._folder = self._folder, folder
+        if previous:
+            shutil.rmtree(previous, ignore_errors=True)
         run = self.client.get_run(version.run_id) if version.run_id else None
         created = version.creation_timestamp
         return Loaded(pyfunc=pyfunc, version=str(version.version), run_id=version.run_id,

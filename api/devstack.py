@@ -83,22 +83,30 @@ def start_api(workdir: Path, env: dict) -> Service:
     return Service(_launch(cmd, workdir / "api.log", env), f"http://127.0.0.1:{port}", workdir / "api.log")
 
 
-def register_demo_models(tracking_uri: str, count: int = 2, lines: int = 3000) -> list[str]:
-    """Train `count` small models on generated logs, register them and alias the first as champion.
+def signing_key(workdir: Path) -> str:
+    """The public key (MODEL_PUBLIC_KEY) of the signing key kept in `workdir`, made on first use."""
+    from lib import signing
+
+    return signing.public_key(signing.local_key(workdir))
+
+
+def register_demo_models(tracking_uri: str, workdir: Path, count: int = 2, lines: int = 3000) -> list[str]:
+    """Train `count` small models on generated logs, register them signed with `workdir`'s key
+    (`signing_key`) and alias the first as champion.
 
     Returns the registered version numbers, in order.
     """
-    out = subprocess.run([sys.executable, "-m", "api.devstack", tracking_uri, str(count), str(lines)],
+    out = subprocess.run([sys.executable, "-m", "api.devstack", tracking_uri, str(count), str(lines), str(workdir)],
                          cwd=REPO, capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(f"registering demo models failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _register(tracking_uri: str, count: int, lines: int) -> list[str]:
+def _register(tracking_uri: str, count: int, lines: int, workdir: str) -> list[str]:
     import mlflow
 
-    from lib import model
+    from lib import model, signing
 
     client = model.setup_mlflow(tracking_uri, None)
     versions = []
@@ -112,9 +120,10 @@ def _register(tracking_uri: str, count: int, lines: int) -> list[str]:
             mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
             info = model.log_model(detector, train, model.MODEL_NAME)
         versions.append(str(info.registered_model_version))
+        signing.sign_version(client, model.MODEL_NAME, versions[-1], signing.local_key(workdir))
     client.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, versions[0])
     return versions
 
 
 if __name__ == "__main__":
-    print(json.dumps(_register(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    print(json.dumps(_register(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))

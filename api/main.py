@@ -47,12 +47,14 @@ async def lifespan(app: FastAPI):
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     app.state.settings = settings
-    app.state.anomalies = AnomaliesTable(settings.anomalies_path)
-    app.state.champion = Champion(settings.tracking_uri, settings.model_name, settings.model_alias)
+    app.state.anomalies = AnomaliesTable(settings.anomalies_path, settings.published_path)
+    app.state.champion = Champion(settings.tracking_uri, settings.model_name, settings.model_alias,
+                                  settings.model_public_key)
     # In the background: /health answers while the model downloads, /ready once it is loaded.
     poller = asyncio.create_task(follow_alias(app.state.champion, settings.poll_seconds))
     log.info("started", extra={"fields": {"model": f"{settings.model_name}@{settings.model_alias}",
                                           "anomalies_path": settings.anomalies_path,
+                                          "published_path": settings.published_path,
                                           "max_lines": settings.max_lines, "max_body_bytes": settings.max_body_bytes,
                                           "max_events": settings.max_events}})
     yield
@@ -203,7 +205,7 @@ def anomalies(request: Request,
               include_normal: Annotated[bool, Query(description="also windows the model did not flag")] = False,
               offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> dict:
-    """The latest gold anomalies table (as the pipeline last wrote it), filtered and paged."""
+    """The gold anomalies table as last published (its batch passed validation), filtered and paged."""
     try:
         return request.app.state.anomalies.page(since=since, until=until, src=src, include_normal=include_normal,
                                                 offset=offset, limit=limit)

@@ -155,8 +155,8 @@ def run_bench(sizes: list[int], folder: Path, master: str = "local[2]", driver_m
         _timed(record, "bronze", n, jvm, lambda: lake.write_partition(
             bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch, datetime.now(timezone.utc)),
             "bronze", batch), repeat)
-        _timed(record, "silver", n, jvm, lambda: lake.write_parsed(
-            silver.parse(lake.read_table(spark, "bronze", batch), year), batch), repeat)
+        _timed(record, "silver", n, jvm, lambda: lake.write_silver(
+            lake.read_table(spark, "bronze", batch), batch, year), repeat)
         events = lake.read_table(spark, "silver")
         _timed(record, "features", n, jvm, lambda: lake.write_table(features.spark_features(events), "features"),
                repeat)

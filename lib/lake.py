@@ -11,7 +11,8 @@ guide, so users find things where they expect them:
     silver/structured_logs/batch_id=.../category=.../   parsed lines (sshd, other)
     silver/quarantine/batch_id=.../       lines that could not be parsed, with the reason
     silver/quality_reports/               validation reports (JSON + Markdown)
-    gold/final_data/openssh_logs_final.csv
+    gold/final_data/batch_id=.../openssh_logs_final.csv   the final CSV of each batch
+    gold/final_data/openssh_logs_final.csv                the latest published batch's
     gold/business_reports/<table>/        analyst tables
     models/                               MLflow artifacts, training sets
 
@@ -59,6 +60,7 @@ TABLES = {
     "anomalies": ("gold", "business_reports/anomalies"),
     "incidents": ("gold", "business_reports/incidents"),
     "monitoring": ("gold", "business_reports/model_monitoring"),
+    "published": ("gold", "business_reports/published"),
     "models": ("models", ""),
 }
 FINAL_CSV = "openssh_logs_final.csv"
@@ -93,6 +95,16 @@ class FileSystem:
         else:
             os.makedirs(os.path.dirname(_local(dst)), exist_ok=True)
             os.replace(_local(src), _local(dst))
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy a file; locally through a temporary file renamed over `dst` (readers see old or new)."""
+        if self.dbutils:
+            self.dbutils.fs.cp(src, dst)
+        else:
+            tmp = f"{_local(dst)}.{uuid.uuid4().hex}.tmp"
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            shutil.copyfile(_local(src), tmp)
+            os.replace(tmp, _local(dst))
 
     def remove(self, path: str) -> None:
         if self.dbutils:
@@ -188,7 +200,12 @@ class Lake:
 
     @property
     def final_csv(self) -> str:
+        """The seed's deliverable: the final CSV of the latest batch."""
         return self.path("final_data", FINAL_CSV)
+
+    def batch_csv(self, batch_id: str) -> str:
+        """The final CSV of one batch: `gold/final_data/batch_id=<id>/openssh_logs_final.csv`."""
+        return self.path("final_data", f"batch_id={_batch_literal(batch_id)}", FINAL_CSV)
 
     def ensure(self) -> dict:
         """Create the layout (a no-op for what exists) and say where everything is."""
@@ -331,7 +348,7 @@ class Lake:
             F.to_csv(F.struct(*[F.lit(c).alias(c) for c in df.columns]), options).alias("value"))
         lines = header.unionByName(rows).repartition(1).sortWithinPartitions("_k", *keys).select("value")
 
-        staged = self.path(table, "_staging", f"{filename}-{uuid.uuid4().hex[:12]}")
+        staged = self.path(table, "_staging", f"{filename.replace('/', '_')}-{uuid.uuid4().hex[:12]}")
         lines.write.mode("overwrite").text(staged)
         parts = [n for n in self.fs.listdir(staged) if n.startswith("part-") and n.endswith(".txt")]
         if len(parts) != 1:
@@ -341,16 +358,22 @@ class Lake:
         self.fs.remove(staged)
         return target
 
-    def write_parsed(self, parsed, batch_id: str) -> dict:
-        """Silver (`category=sshd|other`) and quarantine for one batch from one parse.
+    def write_final(self, df, batch_id: str, *, order_by: tuple) -> str:
+        """The batch's final CSV (`batch_csv`). The seed's path gets a copy when the batch is
+        published (`lib.publish`: after validation passed)."""
+        return self.write_csv(df, "final_data", f"batch_id={_batch_literal(batch_id)}/{FINAL_CSV}", order_by=order_by)
 
-        The parsed rows are persisted so that the parse runs once for the two Delta
-        commits; Silver is committed first, so a reader that sees a batch's quarantine
-        also sees its Silver rows.
+    def write_silver(self, bronze_rows, batch_id: str, year: int | None, tz: str = "UTC") -> dict:
+        """Silver (`category=sshd|other`) and quarantine of one batch's Bronze rows, from one parse.
+
+        The parsed rows are persisted so that the parse runs once for the two Delta commits;
+        Silver is committed first, so a reader that sees a batch's quarantine also sees its
+        Silver rows. (Deciding quarantine again from the headers alone, without persisting,
+        measured no faster: BENCHMARKS.md.)
         """
         from lib import silver
 
-        parsed = parsed.persist()
+        parsed = silver.parse(bronze_rows, year, tz).persist()
         try:
             self.write_partition(silver.events(parsed), "silver", batch_id, partition_by=("category",))
             self.write_partition(silver.quarantine(parsed), "quarantine", batch_id)

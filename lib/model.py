@@ -315,6 +315,12 @@ def load_alias(model_name: str, alias: str):
     return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
 
 
+def load_version(model_name: str, version: str):
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+
+
 # ------------------------------------------------------------ labeled sets
 def synthetic_windows(lines: int, seed: int, window_minutes: int = 60, burst_minutes: int = 10):
     """A generated log as (source-window feature rows with labels, parsed events, session labels).

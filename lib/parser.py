@@ -229,6 +229,12 @@ def _action(action: str | None, preauth: bool) -> str | None:
     return "preauth_disconnect" if action == "session" and preauth else action
 
 
+def repeat_count(digits: str) -> int:
+    """A `message repeated N times` count, bounded to [1, templates.MAX_REPEAT] (it can be forged)."""
+    digits = digits.lstrip("0")
+    return tp.MAX_REPEAT if len(digits) > 9 else max(1, min(int(digits or 0), tp.MAX_REPEAT))
+
+
 def parse_message(message: str) -> dict:
     """The sshd part of a line: event id, template and typed fields."""
     repeat, body = 1, message
@@ -236,7 +242,7 @@ def parse_message(message: str) -> dict:
     if found is None and message.startswith(tp.REPEAT_PREFIX):
         m = _REPEAT.match(message)
         if m:
-            repeat, body = int(m.group(1)), m.group(2)
+            repeat, body = repeat_count(m.group(1)), m.group(2)
             found = _match(body)
     preauth = body.rstrip(" \t").endswith(tp.PREAUTH_SUFFIX.strip())  # as templates.PREAUTH_REGEX
     if found is None:
@@ -253,7 +259,7 @@ def parse_message(message: str) -> dict:
             "auth_method": got.get("method") or t.method,
             "key_type": got.get("key_type") or None, "key_fingerprint": got.get("fingerprint") or None,
             "outcome": t.outcome, "action": _action(t.action, preauth), "preauth": preauth,
-            "repeat_count": int(got["repeat"]) if got.get("repeat") else repeat}
+            "repeat_count": repeat_count(got["repeat"]) if got.get("repeat") else repeat}
 
 
 _EMPTY_EVENT = dict.fromkeys(f for f in FIELDS if f not in ("line_number", "reason"))

@@ -10,6 +10,8 @@ in the run folder.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -212,28 +214,78 @@ def land(files: list[Path], raw_dir: Path) -> Path:
     return raw_dir
 
 
+LOCK_FILE = ".writer.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(out: Path):
+    """One run writes into an output folder (its lake and MLflow store) at a time.
+
+    An exclusive `flock` on `<out>/.writer.lock`, held for the run and released by the kernel
+    when the process ends, however it ends (a SIGKILLed run leaves no stale lock). A second run
+    fails at once, naming the one that holds the lake, instead of replacing tables under it.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    f = open(out / LOCK_FILE, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise PipelineError(f"another run is writing to {out}: {holder}; wait for it to end or use "
+                                f"another --output") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+        f.flush()
+        yield
+    finally:
+        f.close()  # releases the lock
+
+
+def _run_dir(out: Path) -> tuple[str, Path]:
+    """A run folder of its own: the UTC second, suffixed when that second already has one."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for k in range(1, 1000):
+        run_id = stamp if k == 1 else f"{stamp}-{k}"
+        try:
+            (out / "runs" / run_id).mkdir(parents=True)
+            return run_id, out / "runs" / run_id
+        except FileExistsError:
+            continue
+    raise PipelineError(f"no free run folder under {out / 'runs'} for {stamp}")
+
+
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
 def run(inputs: list[str], output: str = "output", params: dict | None = None, spark_master: str = "local[2]",
         spark_remote: str | None = None, html: bool = True) -> dict:
-    """Run the whole pipeline locally. Returns the summary; raises PipelineError on failure."""
-    import papermill as pm
-
-    from lib.lake import Lake
-    from lib.params import cast_like, declared_parameters, time_params
-    from lib.spark import ConnectServer
+    """Run the whole pipeline locally. Returns the summary; raises PipelineError on failure
+    (also when another run holds the output folder: `writer_lock`)."""
+    from lib.params import time_params
 
     try:  # before anything starts: a wrong year or zone would fail 25 s later, in silver_load
         time_params((params or {}).get("year", 0), (params or {}).get("timezone", "UTC"))
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
-    started = time.monotonic()
     out = Path(output).resolve()
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = out / "runs" / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(out):
+        return _run(inputs, out, params, spark_master, spark_remote, html)
+
+
+def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, spark_remote: str | None,
+         html: bool) -> dict:
+    import papermill as pm
+
+    from lib.lake import Lake
+    from lib.params import cast_like, declared_parameters
+    from lib.spark import ConnectServer
+
+    started = time.monotonic()
+    run_id, run_dir = _run_dir(out)
     lake = Lake.from_params(str(out / "lake"))
 
     pipeline = load_pipeline()
@@ -361,15 +413,16 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         f"  silver      {sil.get('silver_rows', '?')} events ({sil.get('sshd_rows', '?')} sshd, "
         f"{sil.get('other_rows', '?')} other), {sil.get('quarantined', '?')} quarantined, "
         f"{sil.get('event_types', '?')} event types",
-        f"  gold        {gold.get('final_rows', '?')} rows in openssh_logs_final.csv, "
+        f"  gold        {gold.get('final_rows', '?')} rows in the batch's openssh_logs_final.csv, "
         f"{gold.get('feature_windows', '?')} source-windows",
         f"  model       {ml.get('model_name', '?')} v{ml.get('model_version', '?')} "
-        f"({'promoted to champion' if ml.get('promoted') else 'challenger only'}), champion "
-        f"v{ml.get('champion_version', '?')}: {ml.get('anomalies', '?')} anomalous source-windows",
+        f"({'promoted to champion' if (val.get('published') or {}).get('promoted') else 'challenger only'}), "
+        f"champion v{(val.get('published') or {}).get('model_version', ml.get('champion_version', '?'))}: "
+        f"{ml.get('anomalies', '?')} anomalous source-windows",
         f"  validation  {val.get('checks_passed', '?')}/{val.get('checks', '?')} checks passed"
         + (f", warnings: {', '.join(val['warnings'])}" if val.get("warnings") else "") + f" — {val.get('report_md', '')}",
         f"  lake        {summary['lake']}",
-        f"  final CSV   {gold.get('final_csv', '?')}",
+        f"  final CSV   {ml.get('final_csv', gold.get('final_csv', '?'))}",
         f"  MLflow      {summary['tracking_uri']}",
         f"  notebooks   {summary['run_folder']} (executed .ipynb and .html)",
     ]

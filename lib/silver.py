@@ -327,6 +327,14 @@ def parse(bronze: DataFrame, year: int | None, tz: str = "UTC") -> DataFrame:
     return stitch(_typed(match_templates(df, body)))
 
 
+def repeat_count(digits: Column) -> Column:
+    """`lib.parser.repeat_count`: the claimed count bounded to [1, templates.MAX_REPEAT]."""
+    digits = F.ltrim(digits, F.lit("0"))
+    return (F.when(F.length(digits) > 9, F.lit(tp.MAX_REPEAT))
+            .otherwise(F.least(F.greatest(F.coalesce(_nullif_empty(digits).cast("int"), F.lit(0)), F.lit(1)),
+                               F.lit(tp.MAX_REPEAT))))
+
+
 def _address(src: Column) -> Column:
     """`lib.parser._address`'s ip: an IPv4 or IPv6 literal (``::ffff:a.b.c.d`` as ``a.b.c.d``), else null."""
     after_prefix = F.substring(src, len(tp.V4_MAPPED_PREFIX) + 1, 1 << 30)
@@ -348,7 +356,7 @@ def _typed(df: DataFrame) -> DataFrame:
     scan_port = F.when(F.regexp_extract(body, tp.SCAN_PORT_REGEX, 1) == src,
                        _nullif_empty(F.regexp_extract(body, tp.SCAN_PORT_REGEX, 2)))
     scan_user = _nullif_empty(F.regexp_extract(body, tp.SCAN_USER_REGEX, 1))
-    wrap_n = F.when(c("_wrapped"), F.regexp_extract(c("_message"), tp.REPEAT_REGEX, 1).cast("int"))
+    wrap_n = F.when(c("_wrapped"), repeat_count(F.regexp_extract(c("_message"), tp.REPEAT_REGEX, 1)))
     when_sshd = lambda col: F.when(sshd, col)  # noqa: E731  (null for other and quarantined lines)
     category = F.when(sshd, "sshd").when(other, "other").otherwise("quarantined")
     preauth = when_sshd(F.rtrim(body, F.lit(" \t")).endswith(tp.PREAUTH_SUFFIX.strip()))
@@ -375,7 +383,7 @@ def _typed(df: DataFrame) -> DataFrame:
         when_sshd(F.coalesce(c("_r_outcome"), F.lit("info"))).alias("outcome"),
         F.when((action == "session") & preauth, "preauth_disconnect").otherwise(action).alias("action"),
         preauth.alias("preauth"),
-        when_sshd(F.when(_nullif_empty(c("_r_repeat")).isNotNull(), c("_r_repeat").cast("int"))
+        when_sshd(F.when(_nullif_empty(c("_r_repeat")).isNotNull(), repeat_count(c("_r_repeat")))
                   .otherwise(F.coalesce(wrap_n, F.lit(1)))).alias("repeat_count"),
         F.when(sshd, F.coalesce(c("_r_scope"), F.lit("connection"))).alias("_scope"),
         c("reason"),

@@ -61,7 +61,7 @@ FIELD_PATTERNS = {
     "method": r"[^\t\n\x0b\x0c\r \"]++",  # never holds a space or a quote
     "key_type": KEY_TYPE + "+",
     "fingerprint": "(?>" + FINGERPRINT + ")",
-    "repeat": r"[0-9]{1,9}+",
+    "repeat": r"[0-9]++",
     "_": r".*?",
     "_n": r"[0-9]++",
     "_kt": KEY_TYPE + "+",
@@ -739,7 +739,12 @@ def dispatch_keys(message: str) -> tuple[list, list]:
 
 # ---- "message repeated N times: [ ... ]" (syslog's duplicate suppression) ----
 REPEAT_PREFIX = "message repeated "
-REPEAT_REGEX = r"(?s)^message repeated ([0-9]{1,9}) times: \[ ?(.*)\]" + END
+REPEAT_REGEX = r"(?s)^message repeated ([0-9]++) times: \[ ?(.*)\]" + END
+# The count is the logging daemon's claim, and anyone who can write to syslog (`logger -t sshd`)
+# can forge it: one line must not stand for a billion failures. A repeated sshd message names
+# one connection (its pid and port), and one connection fails at most MaxAuthTries times
+# (default 6), so counts are bounded to [1, MAX_REPEAT]; the claim stays in `message`.
+MAX_REPEAT = 10
 
 # ---- syslog headers -------------------------------------------------------
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

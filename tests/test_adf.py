@@ -168,6 +168,8 @@ def test_trigger_runs_the_pipeline_daily():
     assert [p["pipelineReference"]["referenceName"] for p in trigger["properties"]["pipelines"]] == [pipeline["name"]]
     for p in trigger["properties"]["pipelines"]:
         assert set(p.get("parameters", {})) <= set(pipeline["properties"]["parameters"])
+    # A manual run while the daily one writes would replace tables under it: ADF queues it instead.
+    assert pipeline["properties"]["concurrency"] == 1
 
 
 def test_linked_service_uses_the_managed_identity_and_the_pipelines_cluster():

@@ -25,6 +25,7 @@ from api import devstack
 from api.config import ConfigError, Settings
 from api.schemas import ParsedLine
 from lib import features, model, parser, synth
+from lib.templates import MAX_REPEAT
 
 MAX_LINES = 2000
 MAX_BODY = 1_000_000
@@ -48,15 +49,20 @@ ANOMALIES = pd.DataFrame({
 })
 
 
-def write_table(path: Path, frame: pd.DataFrame) -> None:
+def write_table(path: Path, frame: pd.DataFrame, publish: bool = True) -> None:
     """Commit `frame` as the table's next Delta version (a full overwrite, as the ML notebook does),
-    leaving behind, as a killed Spark writer would, a data file no commit references."""
-    from deltalake import write_deltalake
+    leaving behind, as a killed Spark writer would, a data file no commit references; then, as the
+    validation notebook does once a batch passed, record that version in the `published` table."""
+    from deltalake import DeltaTable, write_deltalake
 
     frame = frame.assign(window_start=pd.to_datetime(frame["window_start"], utc=True))
     if path.exists():
         (path / f"part-00009-{secrets.token_hex(4)}.snappy.parquet").write_bytes(b"not parquet: never committed")
     write_deltalake(str(path), pa.Table.from_pandas(frame, preserve_index=False), mode="overwrite")
+    if publish:
+        row = pa.table({"published_at": pa.array([pd.Timestamp.now(tz="UTC")], pa.timestamp("us", tz="UTC")),
+                        "anomalies_version": pa.array([DeltaTable(str(path)).version()], pa.int64())})
+        write_deltalake(str(path.parent / "published"), row, mode="append")
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +76,16 @@ def stack(tmp_path_factory):
     # Started at once: it answers /health while it waits for the registry, and loads the champion when there is one.
     api = devstack.start_api(work, {
         "API_TOKEN": token, "MLFLOW_TRACKING_URI": tracking.url, "ANOMALIES_PATH": str(table),
+        "MODEL_PUBLIC_KEY": devstack.signing_key(work),
+        "PUBLISHED_PATH": str(table.parent / "published"),
         "MODEL_POLL_SECONDS": "1", "MAX_LINES": str(MAX_LINES), "MAX_BODY_BYTES": str(MAX_BODY),
         "MAX_EVENTS": str(MAX_EVENTS)})
     try:
         tracking.wait()
-        versions = devstack.register_demo_models(tracking.url)
+        versions = devstack.register_demo_models(tracking.url, work)
         api.wait("/ready")
         yield SimpleNamespace(url=api.url, token=token, versions=versions, tracking_uri=tracking.url,
-                              api=api, table=table)
+                              api=api, table=table, work=work)
     finally:
         api.stop()
         tracking.stop()
@@ -112,12 +120,17 @@ def test_schema_has_one_field_per_parser_field():
     assert tuple(ParsedLine.model_fields) == parser.FIELDS
 
 
+KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="  # a public key (any 32 bytes, base64)
+
+
 @pytest.mark.parametrize("env, says", [
     ({}, "API_TOKEN"),
     ({"API_TOKEN": "short"}, "API_TOKEN"),
-    ({"API_TOKEN": "x" * 32, "MAX_LINES": "many"}, "MAX_LINES"),
-    ({"API_TOKEN": "x" * 32, "WINDOW_MINUTES": "0"}, "WINDOW_MINUTES"),
-    ({"API_TOKEN": "x" * 32, "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ({"API_TOKEN": "x" * 32, "MODEL_PUBLIC_KEY": KEY, "MAX_LINES": "many"}, "MAX_LINES"),
+    ({"API_TOKEN": "x" * 32, "MODEL_PUBLIC_KEY": KEY, "WINDOW_MINUTES": "0"}, "WINDOW_MINUTES"),
+    ({"API_TOKEN": "x" * 32, "MODEL_PUBLIC_KEY": KEY, "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ({"API_TOKEN": "x" * 32, "MODEL_PUBLIC_KEY": "not a key"}, "MODEL_PUBLIC_KEY is not an Ed25519 public key"),
+    ({"API_TOKEN": "x" * 32, "MODEL_PUBLIC_KEY": KEY[:20] + "=="}, "MODEL_PUBLIC_KEY is not an Ed25519 public key"),
 ])
 def test_settings_refuse_bad_environment(env, says):
     with pytest.raises(ConfigError, match=says):
@@ -145,7 +158,9 @@ def test_not_ready_without_a_model_or_table(stack, tmp_path):
     """A second service whose model has no champion and whose table is not written: alive, not ready, 503s."""
     token = secrets.token_urlsafe(32)
     api = devstack.start_api(tmp_path, {"API_TOKEN": token, "MLFLOW_TRACKING_URI": stack.tracking_uri,
-                                        "MODEL_NAME": "no-such-model", "ANOMALIES_PATH": str(tmp_path / "none")})
+                                        "MODEL_PUBLIC_KEY": devstack.signing_key(stack.work),
+                                        "MODEL_NAME": "no-such-model", "ANOMALIES_PATH": str(tmp_path / "none"),
+                                        "PUBLISHED_PATH": str(tmp_path / "none-published")})
     try:
         api.wait("/health")
         auth = {"Authorization": f"Bearer {token}"}
@@ -156,7 +171,7 @@ def test_not_ready_without_a_model_or_table(stack, tmp_path):
         assert_error(httpx.post(api.url + "/score", headers=auth, content=b"x\n"), 503, "no model loaded yet")
         assert_error(httpx.get(api.url + "/model", headers=auth), 503, "no model loaded yet")
         assert_error(httpx.post(api.url + "/model/reload", headers=auth), 503, "not reloaded")
-        assert_error(httpx.get(api.url + "/anomalies", headers=auth), 503, "no anomalies table")
+        assert_error(httpx.get(api.url + "/anomalies", headers=auth), 503, "no anomalies table published")
     finally:
         api.stop()
 
@@ -254,13 +269,12 @@ def test_score_limits(client):
     at_limit = client.post("/score", content=short * MAX_LINES, headers={"Content-Type": "text/plain"})
     assert at_limit.status_code == 200 and at_limit.json()["summary"]["quarantined"] == MAX_LINES
 
-    # A repeated message counts as many events as it stands for: few lines can be a big request.
+    # A repeated message counts as the events it stands for, but its count is a claim anyone who can
+    # write to syslog can forge: 9999 claimed repeats count as at most templates.MAX_REPEAT.
     repeated = "Dec 10 06:55:{:02d} LabSZ sshd[24200]: message repeated 9999 times: [ Failed password for root " \
                "from 173.234.31.186 port 38926 ssh2]"
-    assert_error(client.post("/score", json={"lines": [repeated.format(s) for s in range(11)]}), 413,
-                 f"the lines stand for 109989 events (repeats counted): at most {MAX_EVENTS} per request")
-    at_limit = client.post("/score", json={"lines": [repeated.format(s) for s in range(10)]})
-    assert at_limit.status_code == 200 and at_limit.json()["windows"][0]["features"]["failures"] == 99990
+    forged = client.post("/score", json={"lines": [repeated.format(s) for s in range(10)]})
+    assert forged.status_code == 200 and forged.json()["windows"][0]["features"]["failures"] == 10 * MAX_REPEAT
 
 
 OUT_OF_RANGE = "0001-01-01T00:00:00+14:00 host sshd[1]: Failed password for root from 10.1.1.1 port 22 ssh2"
@@ -334,8 +348,10 @@ def test_anomalies_reject_bad_queries(client, params, says):
     assert_error(client.get("/anomalies", params=params), 422, says)
 
 
-def test_anomalies_are_the_latest_table(stack, client):
+def test_anomalies_are_the_last_published_version_not_the_newest(stack, client):
     try:
+        write_table(stack.table, ANOMALIES.iloc[[0]].assign(model_version="3"), publish=False)
+        assert client.get("/anomalies").json()["total"] == 4  # written, its batch not validated: not served
         write_table(stack.table, ANOMALIES.iloc[[0]].assign(model_version="2"))
         assert client.get("/anomalies").json()["items"][0]["model_version"] == "2"
     finally:
@@ -388,6 +404,43 @@ def test_reload_follows_the_alias(stack, client, registry):
     while client.get("/model").json()["version"] != first and time.monotonic() < deadline:
         time.sleep(0.5)
     assert client.get("/model").json()["version"] == first
+
+
+def test_a_version_not_signed_by_the_pipeline_is_never_loaded(stack, client, registry):
+    """Whoever can move the alias cannot choose the code the API runs: an unsigned version, one
+    signed with another key and one whose signed artifacts were swapped are refused; the loaded
+    version keeps serving."""
+    import mlflow
+
+    from lib import signing
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(stack.tracking_uri)  # where sign_version downloads from (as lib.model.setup_mlflow sets)
+    mlflow.set_registry_uri(stack.tracking_uri)
+    first = stack.versions[0]
+    source = registry.get_model_version(model.MODEL_NAME, first)
+    forged = signing.new_private_key()
+    cases = {"the version is not signed": {},
+             "does not verify with the configured public key": None,
+             "is not the one signed": {signing.DIGEST_TAG: "0" * 64,
+                                       signing.SIGNATURE_TAG: signing.sign("0" * 64, signing.local_key(stack.work))}}
+    try:
+        for says, tags in cases.items():
+            version = registry.create_model_version(model.MODEL_NAME, source.source, source.run_id,
+                                                    model_id=source.model_id or source.source.removeprefix("models:/")).version
+            if tags is None:
+                signing.sign_version(registry, model.MODEL_NAME, version, forged)
+            for k, v in (tags or {}).items():
+                registry.set_model_version_tag(model.MODEL_NAME, version, k, v)
+            registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, version)
+            assert_error(client.post("/model/reload"), 503, f"version {version} refused: ")
+            assert says in client.post("/model/reload").json()["detail"]
+            assert client.get("/model").json()["version"] == first
+    finally:
+        registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, first)
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+    assert client.post("/model/reload").status_code == 200
 
 
 # ------------------------------------------------------------ logs, schema

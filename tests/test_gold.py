@@ -39,9 +39,8 @@ def test_incremental_gold_equals_a_full_recompute_with_late_overlapping_data(spa
     for batch, (seed, t0) in days.items():
         log, _ = synth.write(tmp_path / batch / "auth.log", lines=400, seed=seed, start=t0)
         raw = bronze.to_bronze(bronze.read_text(spark, [str(log)]), batch, "2026-01-01 00:00:00")
-        parsed = silver.parse(raw, start.year)
         for lake in (inc, full):
-            lake.write_parsed(parsed, batch)
+            lake.write_silver(raw, batch, start.year)
         modes.append(gold.refresh(spark, inc, batch))
         gold.refresh(spark, full, batch, full=True)
         for t in ("features", "source_hourly", "events_hourly", "top_sources"):
@@ -51,3 +50,45 @@ def test_incremental_gold_equals_a_full_recompute_with_late_overlapping_data(spa
     windows = full.read_table(spark, "features").select("window_start").distinct().count()
     assert 0 < modes[2]["windows"] < windows  # the late batch recomputed only what it touched
     assert "unix_seconds(window_start) IN" in inc.history(spark, "features")[0]["operationParameters"]["predicate"]
+
+
+def test_incremental_scoring_equals_scoring_the_whole_lake_and_a_new_model_rescores_all(spark, tmp_path):
+    """Two lakes get the same batches (the third late, the fourth without an sshd line); one scores
+    only what each batch touched, the other every window each time. Their anomalies tables are
+    equal after every batch; a different model version makes the incremental lake score all again."""
+    from datetime import timedelta
+
+    from lib import model, quality, scoring, synth
+    from lib.lake import Lake
+
+    inc, full = Lake.from_params(str(tmp_path / "inc")), Lake.from_params(str(tmp_path / "full"))
+    start = synth.DEFAULT_START
+    train, _, _ = model.synthetic_windows(3000, 5, 60, 10)
+    scorer = model.fit(train, contamination=0.1, n_estimators=20)
+    cron = tmp_path / "b4" / "cron.log"
+    cron.parent.mkdir()
+    cron.write_text("".join(f"{start:%b} {start.day:2d} 0{h}:17:01 host CRON[{100 + h}]: pam_unix(cron:session): "
+                            "session opened for user root(uid=0) by (uid=0)\n" for h in range(8)))
+    days = {"b1": (11, start), "b2": (12, start + timedelta(days=1)), "b3": (13, start + timedelta(minutes=20)),
+            "b4": (None, None)}
+    replaced, scored = [], []
+    for batch, (seed, t0) in days.items():
+        log = synth.write(tmp_path / batch / "auth.log", lines=400, seed=seed, start=t0)[0] if seed else cron
+        raw = bronze.to_bronze(bronze.read_text(spark, [str(log)]), batch, "2026-01-01 00:00:00")
+        for lake in (inc, full):
+            lake.write_silver(raw, batch, start.year)
+            gold.refresh(spark, lake, batch)
+        touched = gold.touched(inc.read_table(spark, "silver", batch))["windows"]
+        _, got, windows = scoring.refresh(spark, inc, scorer, "1", touched)
+        replaced.append(windows)
+        scored.append(len(got))
+        scoring.refresh(spark, full, scorer, "1", touched, full=True)
+        assert quality.table_checksum(inc.read_table(spark, "anomalies")) == \
+            quality.table_checksum(full.read_table(spark, "anomalies")), batch
+    windows = full.read_table(spark, "features").count()
+    assert replaced[0] is None and 0 < len(replaced[2]) < windows and replaced[3] == [] and scored[3] == 0
+    assert inc.read_table(spark, "anomalies").count() == windows
+    _, got, again = scoring.refresh(spark, inc, scorer, "2", touched)
+    assert again is None and len(got) == windows
+    assert {r.model_version for r in inc.read_table(spark, "anomalies").select("model_version").collect()} == {"2"}
+    assert list(got.columns) == [f.split()[0] for f in model.ANOMALIES_SCHEMA.split(", ")]

@@ -259,11 +259,46 @@ def test_ci_runs_make_test_and_keeps_the_reports():
     assert {"pull_request", "push"} <= set(ci[True])  # PyYAML reads the key `on` as True
 
 
-def test_deploy_uses_oidc_and_an_approved_environment():
+PLAN_ID, DEPLOY_ID = "${{ vars.AZURE_PLAN_CLIENT_ID }}", "${{ vars.AZURE_CLIENT_ID }}"
+
+
+def identities(workflow: dict, pull_request: bool) -> set[str]:
+    """The Azure client ids that jobs which can (or cannot) run on a pull request sign in with:
+    azure/login's client-id and, where the job can get an OIDC token, ARM_CLIENT_ID (Terraform's)."""
+    found = set()
+    for job in workflow["jobs"].values():
+        if ("pull_request" in str(job.get("if", "pull_request"))) != pull_request:
+            continue
+        perms = job.get("permissions", workflow.get("permissions", {}))
+        if perms == "write-all" or isinstance(perms, dict) and perms.get("id-token") == "write":
+            found.add({**workflow.get("env", {}), **job.get("env", {})}.get("ARM_CLIENT_ID"))
+        found |= {step.get("with", {}).get("client-id") for step in job.get("steps", [])
+                  if "azure/login" in step.get("uses", "")}
+    return found
+
+
+def test_pull_requests_sign_in_only_as_the_read_only_plan_identity():
     deploy = yaml.safe_load(DEPLOY.read_text())
-    assert deploy["permissions"]["id-token"] == "write"
+    assert identities(deploy, pull_request=True) == {PLAN_ID}
+    assert identities(deploy, pull_request=False) == {DEPLOY_ID}
     assert deploy["jobs"]["deploy"]["environment"] == "production"
     assert deploy["jobs"]["plan"]["if"] == "github.event_name == 'pull_request'"
+    assert "terraform plan -lock=false" in DEPLOY.read_text()  # the plan identity may not take the state's lease
+    # Planted: a pull-request job that logs in as the deploy identity, or inherits its token.
+    job = deploy["jobs"]["plan"]
+    steps = [{**st, "with": {**st["with"], "client-id": DEPLOY_ID}} if "azure/login" in st.get("uses", "") else st
+             for st in job["steps"]]
+    assert identities({**deploy, "jobs": {"plan": {**job, "steps": steps}}}, pull_request=True) == {PLAN_ID, DEPLOY_ID}
+    # A job without permissions of its own gets the workflow's token and Terraform the workflow's ARM_CLIENT_ID.
+    bare = {"if": job["if"], "runs-on": job["runs-on"], "steps": []}
+    assert identities({**deploy, "permissions": {"id-token": "write"}, "jobs": {"plan": bare}},
+                      pull_request=True) == {DEPLOY_ID}
+
+
+def test_deploy_uses_oidc_and_an_approved_environment():
+    deploy = yaml.safe_load(DEPLOY.read_text())
+    assert deploy["jobs"]["deploy"]["environment"] == "production"
+    assert deploy["jobs"]["deploy"]["permissions"]["id-token"] == "write"
     text = DEPLOY.read_text()
     assert "client-secret" not in text and "creds:" not in text
     for step in ("terraform plan", "terraform apply", "databricks repos update", "linkedservices/AzureDatabricks",
@@ -442,6 +477,29 @@ SECRET_LIKE = re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}|-----BEGIN [A-Z ]*PRIV
 
 
 def test_no_secret_in_any_deployment_file():
-    files = [*INFRA.glob("*"), *MANIFESTS, *DOCKERFILES, *WORKFLOWS, *(REPO / "adf").glob("*.json")]
+    files = [*(p for p in INFRA.rglob("*") if p.is_file() and ".terraform" not in p.parts), *MANIFESTS, *DOCKERFILES,
+             *WORKFLOWS, *(REPO / "adf").glob("*.json")]
     assert {p.name: SECRET_LIKE.findall(p.read_text()) for p in files if SECRET_LIKE.search(p.read_text())} == {}
     assert SECRET_LIKE.search('  client_secret = "s3cr3t-planted"')
+
+
+def test_the_two_deploy_identities_trust_one_subject_each_and_hold_least_privilege(tf):
+    boot = load_terraform(INFRA / "bootstrap")
+    subjects = {name: (c["application_id"], c["subject"])
+                for name, c in boot["resource"]["azuread_application_federated_identity_credential"].items()}
+    assert subjects == {
+        "plan_pull_request": ("${azuread_application.plan.id}", "repo:${var.github_repository}:pull_request"),
+        "deploy_production": ("${azuread_application.deploy.id}", "repo:${var.github_repository}:environment:production")}
+    roles = {name: (r["role_definition_name"], r["scope"], r["principal_id"].split(".")[1])
+             for name, r in boot["resource"]["azurerm_role_assignment"].items()}
+    state, sub = "${var.tfstate_storage_account_id}", "${data.azurerm_subscription.this.id}"
+    assert sorted(v for v in roles.values() if v[2] == "plan") == [
+        ("Reader", sub, "plan"), ("Storage Blob Data Reader", state, "plan")]
+    assert sorted(v for v in roles.values() if v[2] == "deploy") == [
+        ("Contributor", sub, "deploy"), ("Role Based Access Control Administrator", sub, "deploy"),
+        ("Storage Blob Data Contributor", state, "deploy")]
+    # The right to assign roles is limited to those the deployment assigns, for writes and deletes.
+    admin = boot["resource"]["azurerm_role_assignment"]["deploy_assign_roles"]
+    assert admin["condition_version"] == "2.0" and admin["condition"] == "${local.assign_condition}"
+    assert set(boot["locals"]["assignable_roles"]) == {role for _, role, _ in role_assignments(tf).values()}
+    assert variable_problems(INFRA / "bootstrap") == []

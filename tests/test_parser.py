@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from lib import parser
+from lib.templates import MAX_REPEAT
 from tests.conftest import CORPUS, REPO
 from tests.corpus import adversarial
 from tests.corpus.sshd_messages import EXAMPLES, HEADERS
@@ -105,6 +106,19 @@ def test_message_repeated_counts_n_events():
     assert (wrapped["event_id"], wrapped["repeat_count"], wrapped["invalid_user"]) == ("E10", 3, True)
     unknown = parser.parse_message("message repeated 2 times: [ something new happened 42]")
     assert (unknown["event_id"], unknown["repeat_count"]) == (None, 2)
+
+
+def test_a_forged_repeat_count_cannot_stand_for_more_than_a_connection_could_log():
+    """`logger -t sshd 'message repeated 999999999 times: [ Failed password for root from 8.8.4.4 ...]'`
+    must not add a billion failures to 8.8.4.4: counts are bounded, 10+ digits unwrapped too."""
+    for claimed in ("999999999", "9999999999", "0000000000000000000000042", "9" * 5000):
+        e = parser.parse_message(f"message repeated {claimed} times: [ Failed password for root from 8.8.4.4 port 22 ssh2]")
+        assert (e["event_id"], e["src_ip"], e["repeat_count"]) == ("E14", "8.8.4.4", MAX_REPEAT), claimed
+        w = parser.parse_message(f"message repeated {claimed} times: [ Failed password for invalid user x from 8.8.4.4 "
+                                 "port 22 ssh2]")
+        assert (w["event_id"], w["src_ip"], w["repeat_count"]) == ("E10", "8.8.4.4", MAX_REPEAT), claimed
+    assert parser.parse_message("message repeated 0 times: [ Failed password for root from 8.8.4.4 port 2 ssh2]")[
+        "repeat_count"] == 1
 
 
 def test_unknown_sshd_messages_group_by_masked_template():

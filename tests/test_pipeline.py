@@ -18,7 +18,7 @@ import psutil
 import pytest
 from pyspark.sql import functions as F
 
-from lib import quality, synth
+from lib import publish, quality, synth
 from lib.lake import TABLES, Lake
 from lib.runner import PipelineError, run
 from tests.conftest import REPO
@@ -65,6 +65,12 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
     anomalies = lake.read_table(spark, "anomalies")
     assert anomalies.where("is_anomaly").count() == r["ml_anomaly_detection"]["anomalies"]
     assert json.loads(Path(r["validation"]["report"]).read_text())["passed"] is True
+    # Published once validation passed: the versions readers see, the seed's CSV = the batch's, the champion.
+    published = publish.latest(spark, lake)
+    assert published["anomalies_version"] == lake.version(spark, "anomalies")
+    assert Path(lake.final_csv).read_bytes() == Path(lake.batch_csv(summary["batch_id"])).read_bytes()
+    assert published["model_version"] == str(r["ml_anomaly_detection"]["model_version"]) == \
+        str(r["validation"]["published"]["promoted"])
     # Every lake table is a Delta table with a history, and nothing else sits beside them.
     tables = [t for t, (layer, sub) in TABLES.items() if sub and t not in ("raw_logs", "quality_reports", "final_data")]
     for t in tables:
@@ -175,12 +181,25 @@ def test_a_run_killed_during_silver_leaves_the_lake_consistent(synthetic, spark,
 def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, spark, spark_server, tmp_path):
     import papermill as pm
 
+    import mlflow
+
+    from lib import model
+
     _, _, summary = synthetic
     copy = tmp_path / "lake"
     shutil.copytree(summary["lake"], copy)
-    # Someone deletes Silver rows behind the pipeline's back (a valid Delta commit).
-    silver = Lake.from_params(str(copy)).path("silver")
-    spark.sql(f"DELETE FROM delta.`{silver}` WHERE batch_id = '{summary['batch_id']}' AND line_number % 7 = 0")
+    lake = Lake.from_params(str(copy))
+    registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    shutil.copy(summary["tracking_uri"].removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    client = mlflow.MlflowClient(registry, registry)
+    champion = model.alias_version(client, "ssh-anomaly-model", model.CHAMPION)
+    # A new version proposed for champion by this batch's ML run ...
+    proposed = client.create_model_version("ssh-anomaly-model", champion.source, champion.run_id,
+                                           model_id=champion.model_id or champion.source.removeprefix("models:/"))
+    publish.propose(client, "ssh-anomaly-model", proposed.version, summary["batch_id"])
+    before = (publish.latest(spark, lake), Path(lake.final_csv).read_bytes())
+    # ... and someone deletes Silver rows behind the pipeline's back (a valid Delta commit).
+    spark.sql(f"DELETE FROM delta.`{lake.path('silver')}` WHERE batch_id = '{summary['batch_id']}' AND line_number % 7 = 0")
     env = dict(os.environ, SPARK_REMOTE=spark_server.url)
     old = os.environ.copy()
     os.environ.update(env)
@@ -188,13 +207,17 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
         with pytest.raises(pm.PapermillExecutionError) as err:
             pm.execute_notebook(str(REPO / "notebooks" / "validation.ipynb"), str(tmp_path / "v.ipynb"),
                                 parameters={"lake_root": str(copy), "batch_id": summary["batch_id"],
-                                            "tracking_uri": summary["tracking_uri"], "year": 2026},
+                                            "tracking_uri": registry, "year": 2026},
                                 cwd=str(REPO / "notebooks"), kernel_name="python3", progress_bar=False)
     finally:
         os.environ.clear()
         os.environ.update(old)
     assert err.value.ename == "QualityError"
     assert "every line accounted for: bronze = silver + quarantine: bronze 4000 vs silver" in err.value.evalue
+    # Nothing was published: readers see the previous versions, the previous CSV and the previous champion.
+    assert (publish.latest(spark, lake), Path(lake.final_csv).read_bytes()) == before
+    assert model.alias_version(client, "ssh-anomaly-model", model.CHAMPION).version == champion.version
+    assert publish.pending(client, "ssh-anomaly-model", summary["batch_id"]).version == proposed.version
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +246,30 @@ def test_binary_input_is_quarantined_and_stops_the_gate(loghub_run, spark_server
     junk.write_bytes(bytes(range(256)) * 400)
     with pytest.raises(PipelineError, match=r"validation failed: .*quarantined share under threshold"):
         _run(spark_server, out, [junk])
+
+
+def test_a_day_without_sshd_lines_and_a_day_with_nothing_new_run_to_the_end(loghub_run, spark, spark_server,
+                                                                           tmp_path):
+    """Quiet days are normal: a log of cron lines only, then the same bytes landed again under
+    another name (nothing new), each run through validation and is published."""
+    out, _ = loghub_run
+    cron = tmp_path / "cron.log"
+    cron.write_text("".join(f"Mar  4 {h:02d}:{m:02d}:01 web1 CRON[{1000 + 60 * h + m}]: pam_unix(cron:session): "
+                            "session opened for user root(uid=0) by (uid=0)\n" for h in range(24) for m in range(0, 60, 5)))
+    quiet = _run(spark_server, out, [cron], year=2024)
+    r = quiet["results"]
+    assert (r["raw_load"]["rows"], r["silver_load"]["sshd_rows"], r["silver_load"]["other_rows"]) == (288, 0, 288)
+    assert (r["ml_anomaly_detection"]["scored"], r["gold_load"]["final_rows"]) == (0, 0)
+    lake = Lake.from_params(quiet["lake"])
+    assert quiet["batch_id"] in lake.batches(spark, "published")
+    assert publish.latest(spark, lake)["anomalies_version"] == lake.version(spark, "anomalies")
+    again = tmp_path / "cron.log.1"
+    shutil.copy2(cron, again)
+    nothing = _run(spark_server, out, [again], year=2024, batch_id="cron-again")  # same bytes: a new batch by name
+    n = nothing["results"]
+    assert (n["raw_load"]["rows"], n["raw_load"]["lines_read"], n["raw_load"]["already_ingested"]) == (0, 288, 288)
+    assert n["validation"]["checks_passed"] >= n["validation"]["checks"] - 1  # drift may warn
+    assert publish.latest(spark, lake)["anomalies_version"] == lake.version(spark, "anomalies")
 
 
 def test_empty_and_missing_input_are_one_line_errors(spark_server, tmp_path):
@@ -262,5 +309,6 @@ def test_a_grown_log_adds_only_its_new_lines_and_gold_equals_one_batch(spark, sp
     assert {r.source_file for r in grown.read_table(spark, "bronze").collect()} == {str(log.resolve())}
     for t in ("features", "source_hourly", "events_hourly", "top_sources"):
         assert quality.table_checksum(grown.read_table(spark, t)) == quality.table_checksum(single.read_table(spark, t)), t
-    with open(grown.final_csv, encoding="utf-8") as f:
-        assert sum(1 for _ in csv.DictReader(f)) == grown.read_table(spark, "silver").where("category = 'sshd'").count()
+    with open(grown.final_csv, encoding="utf-8") as f:  # the latest batch's: the 20 new lines' sshd rows
+        assert sum(1 for _ in csv.DictReader(f)) == \
+            grown.read_table(spark, "silver", second["batch_id"]).where("category = 'sshd'").count() > 0

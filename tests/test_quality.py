@@ -42,7 +42,7 @@ def test_a_clean_batch_passes(tables):
 
 def test_a_lost_silver_row_is_named(tables):
     b, s, q, feats, eh = tables
-    checks = _checks(tables, silver_df=s.where(F.col("line_number") != 1))
+    checks = _checks(tables, silver_df=s.where(F.col("line_number") != 1), final_rows=1)
     assert _failed(checks) == {"every line accounted for: bronze = silver + quarantine":
                                "bronze 4 vs silver 2 + quarantine 1 = 3"}
     with pytest.raises(quality.QualityError, match="every line accounted for"):
@@ -59,8 +59,8 @@ def test_duplicates_nulls_and_wrong_gold_are_named(tables):
                            "silver timestamps are not null",
                            "gold events_hourly = silver events (repeats counted)",
                            "gold source features = silver events with a source",
-                           "final CSV rows = silver sshd rows"}
-    assert failed["final CSV rows = silver sshd rows"] == "CSV 7 vs silver 3"
+                           "the batch's final CSV rows = its silver sshd rows"}
+    assert failed["the batch's final CSV rows = its silver sshd rows"] == "CSV 7 vs silver 3"
 
 
 def test_thresholds_model_gate_and_drift(tables):

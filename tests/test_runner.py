@@ -71,3 +71,34 @@ def test_parameters_are_cast_to_the_notebooks_types():
     assert cast_like(0.5, 0.1) == 0.5 and cast_like("", 3) == 3 and cast_like(7, "") == "7"
     with pytest.raises(ValueError):
         cast_like("maybe", False)
+
+
+def test_a_second_run_into_the_same_output_fails_at_once_naming_the_first(tmp_path):
+    """Two runs into one lake would replace tables under each other: the second is refused while
+    the first holds the output, and the lock goes with its process, however that ends."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "out"
+    log = tmp_path / "a.log"
+    log.write_text("Mar  3 10:00:00 h sshd[1]: Connection closed by 10.0.0.1 port 22 [preauth]\n")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from lib import runner\n"
+                               "with runner.writer_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)",
+                               str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-m", "lib", "run", "--input", str(log), "--output", str(out)],
+                                cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        assert f"another run is writing to {out}: pid {holder.pid} since" in second.stderr
+        assert not (out / "runs").exists()  # refused before it made a run folder or started Spark
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with runner.writer_lock(out):  # a killed holder leaves no stale lock
+        assert (out / runner.LOCK_FILE).read_text().startswith("pid ")
+    ids = [runner._run_dir(out)[0] for _ in range(3)]  # runs started within one second get folders of their own
+    assert len(set(ids)) == 3 and all((out / "runs" / i).is_dir() for i in ids)

@@ -1,0 +1,76 @@
+"""Write, audit, publish: what readers see moves only when validation has passed.
+
+The notebooks before validation write their tables (new Delta versions), the batch's
+final CSV and a registered model, but nothing a reader follows points at them yet:
+
+* the API reads `anomalies` at the version recorded in the `published` table, not the
+  newest one; analysts find the same versions there (`lake.read_table(..., version=)`);
+* the seed's final CSV (`gold/final_data/openssh_logs_final.csv`) is replaced by the
+  batch's only on publishing;
+* a model that passed the promotion gate is only *proposed* (a tag on its version); the
+  `champion` alias, which the API loads, moves to it on publishing.
+
+`publish` runs in the validation notebook after the gate passed. A failed validation
+therefore leaves the published versions, the seed's CSV and the champion as they were.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from lib import model
+
+PENDING_TAG = "pending_champion"  # on a model version: the batch whose validation promotes it
+PUBLISHED_TABLES = ("features", "source_hourly", "events_hourly", "top_sources", "anomalies", "incidents")
+PUBLISHED_SCHEMA = ("published_at timestamp, model_version string, anomalies_version long, "
+                    "table_versions string, final_csv string")
+
+
+def propose(client, model_name: str, version: str, batch_id: str) -> None:
+    """Mark `version` to become champion when batch `batch_id` passes validation."""
+    client.set_model_version_tag(model_name, str(version), PENDING_TAG, batch_id)
+
+
+def pending(client, model_name: str, batch_id: str):
+    """The version proposed for `batch_id` (the newest, if several), or None."""
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except Exception:  # no such registered model yet
+        return None
+    mine = [v for v in versions if (v.tags or {}).get(PENDING_TAG) == batch_id]
+    return max(mine, key=lambda v: int(v.version)) if mine else None
+
+
+def scoring_version(client, model_name: str, batch_id: str):
+    """The version that scores the batch: the one proposed for it, else the current champion (or None)."""
+    return pending(client, model_name, batch_id) or model.alias_version(client, model_name, model.CHAMPION)
+
+
+def publish(spark, lake, batch_id: str, client, model_name: str) -> dict:
+    """Make the batch's outputs the ones readers see: move `champion` to the version proposed for
+    the batch, copy its final CSV to the seed's path (when it is the latest batch), and record
+    the gold tables' current Delta versions as one row of `published` (the commit point)."""
+    proposed = pending(client, model_name, batch_id)
+    if proposed is not None:
+        client.set_registered_model_alias(model_name, model.CHAMPION, proposed.version)
+        client.delete_model_version_tag(model_name, proposed.version, PENDING_TAG)
+    champion = model.alias_version(client, model_name, model.CHAMPION)
+    final_csv = None
+    if batch_id == lake.latest_batch() and lake.fs.exists(lake.batch_csv(batch_id)):
+        lake.fs.copy(lake.batch_csv(batch_id), lake.final_csv)
+        final_csv = lake.final_csv
+    versions = {t: lake.version(spark, t) for t in PUBLISHED_TABLES}
+    row = {"published_at": datetime.now(timezone.utc), "model_version": str(champion.version) if champion else None,
+           "anomalies_version": versions["anomalies"], "table_versions": json.dumps(versions, sort_keys=True),
+           "final_csv": final_csv}
+    lake.write_partition(spark.createDataFrame([row], schema=PUBLISHED_SCHEMA), "published", batch_id)
+    return {**row, "batch_id": batch_id, "promoted": str(proposed.version) if proposed else None}
+
+
+def latest(spark, lake) -> dict | None:
+    """The last publication (the newest `published_at`), or None before the first."""
+    df = lake.read_table(spark, "published")
+    if df is None:
+        return None
+    row = df.orderBy("published_at", ascending=False).limit(1).collect()
+    return row[0].asDict() if row else None
