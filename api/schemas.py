@@ -76,7 +76,8 @@ class ParsedLine(Out):
         "message": "Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2",
         "user": "webmaster", "invalid_user": True, "src_ip": "173.234.31.186", "src_host": None, "src_port": 38926,
         "auth_method": "password", "key_type": None, "key_fingerprint": None, "outcome": "failure",
-        "action": "auth_failure", "preauth": False, "repeat_count": 1, "inferred": [], "reason": None}]})
+        "action": "auth_failure", "preauth": False, "repeat_count": 1, "inferred": [], "suspicious": [],
+        "reason": None}]})
 
     line_number: int
     timestamp: str | None = Field(description="ISO 8601, UTC")
@@ -100,6 +101,8 @@ class ParsedLine(Out):
     preauth: bool | None
     repeat_count: int | None
     inferred: list[str] = Field(description="fields given by another line of the same connection (host, pid)")
+    suspicious: list[str] = Field(description="why the line is implausible as sshd's own (a count above the cap, "
+                                              "characters sshd escapes); the line is kept, capped")
     reason: str | None = Field(description="why a quarantined line could not be parsed")
 
 

@@ -13,7 +13,8 @@ from lib import features
 
 FINAL_COLUMNS = ("timestamp", "host", "process", "pid", "event_id", "event_template", "message", "user",
                  "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type", "key_fingerprint",
-                 "outcome", "action", "preauth", "repeat_count", "inferred", "source_file", "line_number", "batch_id")
+                 "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious", "source_file", "line_number",
+                 "batch_id")
 FINAL_ORDER = ("source_file", "line_number")  # the final CSV's rows: file order
 SOURCE_HOURLY = ("src", "hour", "attempts", "failures", "successes", "distinct_users", "invalid_user_attempts",
                  "root_attempts", "events", "first_seen", "last_seen")
@@ -55,9 +56,10 @@ def final_data(silver: DataFrame, anomalies: DataFrame | None = None, window_min
     """
     df = sshd_events(silver)
     text = {f.name for f in df.schema.fields if f.dataType.typeName() == "string"}
-    # `inferred` (an array) as the comma-separated field names: CSV has no arrays.
+    # The arrays (field names; `templates.SUSPICIOUS_*` reasons) comma- or semicolon-separated: CSV has none.
+    joined = {"inferred": ",", "suspicious": "; "}
     cols = [iso_utc(F.col("timestamp")).alias("timestamp")] + [
-        F.array_join("inferred", ",").alias(c) if c == "inferred" else
+        F.array_join(c, joined[c]).alias(c) if c in joined else
         spreadsheet_safe(F.col(c)).alias(c) if c in text else F.col(c) for c in FINAL_COLUMNS[1:]]
     if anomalies is not None:
         size = window_minutes * 60

@@ -37,7 +37,6 @@ from datetime import datetime, timezone
 
 from lib import templates as tp
 
-MAX_WEIGHT = 1000  # what one line may stand for ("message repeated N times")
 ATTEMPT_COLUMNS = ("src", "t", "outcome", "user", "invalid_user", "weight", "method", "event_id", "source_file",
                    "line_number")
 # Scans that speak the protocol wrongly (bad banner, no common algorithms): a scanner's, not a
@@ -88,7 +87,7 @@ def python_attempts(events: list[dict]) -> list[dict]:
         action = e["action"]
         if action == "auth_failure":
             failed.add(conn)
-            out.append(dict(row, outcome="failure", weight=min(e["repeat_count"], MAX_WEIGHT)))
+            out.append(dict(row, outcome="failure", weight=e["repeat_count"] or 1))  # capped by Silver (`max_repeat`)
         elif action == "auth_success":
             out.append(dict(row, outcome="success", weight=1))
         elif action == "scan":
@@ -124,7 +123,7 @@ def spark_attempts(silver):
     direct = df.where(c("action").isin("auth_failure", "auth_success", "scan")).select(
         "*", F.when(c("action") == "auth_failure", "failure").when(c("action") == "auth_success", "success")
         .when(protocol, "protocol_probe").otherwise("probe").alias("outcome"),
-        F.when(c("action") == "auth_failure", F.least(c("repeat_count"), F.lit(MAX_WEIGHT))).otherwise(1)
+        F.when(c("action") == "auth_failure", F.coalesce(c("repeat_count"), F.lit(1))).otherwise(1)
         .alias("weight"))
     cols = [c("src"), c("t"), c("outcome"), c("user"), F.coalesce(c("invalid_user"), F.lit(False)).alias("invalid_user"),
             c("weight").cast("int").alias("weight"), c("auth_method").alias("method"), c("event_id"),

@@ -38,8 +38,10 @@ OUTPUT_ENV = "LAKEHOUSE_OUTPUT"
 
 
 def default_output() -> Path:
-    """Where local runs keep the lake and the MLflow store: $LAKEHOUSE_OUTPUT or ./output of the repo."""
-    return Path(os.environ.get(OUTPUT_ENV) or REPO / "output").resolve()
+    """Where local runs keep the lake and the MLflow store: $LAKEHOUSE_OUTPUT, else ./output of the
+    repository checkout (or, for an installed wheel, of the working directory)."""
+    checkout = (REPO / "notebooks").is_dir()
+    return Path(os.environ.get(OUTPUT_ENV) or (REPO if checkout else Path.cwd()) / "output").resolve()
 
 
 def default_tracking_uri() -> str:
@@ -200,7 +202,7 @@ class Lake:
 
     @property
     def final_csv(self) -> str:
-        """The seed's deliverable: the final CSV of the latest batch."""
+        """The seed's deliverable: the final CSV of the latest published batch (`lib.publish`)."""
         return self.path("final_data", FINAL_CSV)
 
     def batch_csv(self, batch_id: str) -> str:
@@ -301,6 +303,20 @@ class Lake:
          .save(self.path(table)))
         return self.path(table)
 
+    def add_columns(self, spark, table: str, columns: dict) -> list[str]:
+        """Add the nullable `columns` (name -> SQL type) that an existing `table` lacks, one ALTER TABLE
+        each (a lake written by an earlier release: Delta refuses a write with a column its schema lacks,
+        and the old rows read as null). Returns the columns added."""
+        if not self.is_delta(table):
+            return []
+        have = set(spark.read.format("delta").load(self.path(table)).columns)
+        added = [name for name in columns if name not in have]
+        for name in added:
+            if not re.fullmatch(r"[a-z_]+", name) or not re.fullmatch(r"[a-z<>]+", columns[name]):
+                raise ValueError(f"not a column to add: {name} {columns[name]}")
+            spark.sql(f"ALTER TABLE delta.`{self.path(table)}` ADD COLUMNS ({name} {columns[name]})")
+        return added
+
     def write_table(self, df, table: str) -> str:
         """Replace the whole (unpartitioned) `table` with `df` in one Delta commit."""
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.path(table))
@@ -363,17 +379,24 @@ class Lake:
         published (`lib.publish`: after validation passed)."""
         return self.write_csv(df, "final_data", f"batch_id={_batch_literal(batch_id)}/{FINAL_CSV}", order_by=order_by)
 
-    def write_silver(self, bronze_rows, batch_id: str, year: int | None, tz: str = "UTC") -> dict:
+    def write_silver(self, bronze_rows, batch_id: str, year: int | None, tz: str = "UTC",
+                     max_repeat: int | None = None) -> dict:
         """Silver (`category=sshd|other`) and quarantine of one batch's Bronze rows, from one parse.
 
-        The parsed rows are persisted so that the parse runs once for the two Delta commits;
+        The parsed rows are persisted (on disk) so that the parse runs once for the two Delta commits;
         Silver is committed first, so a reader that sees a batch's quarantine also sees its
         Silver rows. (Deciding quarantine again from the headers alone, without persisting,
         measured no faster: BENCHMARKS.md.)
         """
-        from lib import silver
+        from pyspark import StorageLevel
 
-        parsed = silver.parse(bronze_rows, year, tz).persist()
+        from lib import silver, templates
+
+        cap = templates.MAX_REPEAT if max_repeat is None else max_repeat
+        self.add_columns(bronze_rows.sparkSession, "silver", silver.SILVER_SCHEMA_ADDITIONS)
+        # On disk, serialized: faster here than the default, deserialized rows in the JVM's heap
+        # (1M lines, medians of three: 32.8 s against 42.4 s; BENCHMARKS.md).
+        parsed = silver.parse(bronze_rows, year, tz, max_repeat=cap).persist(StorageLevel.DISK_ONLY)
         try:
             self.write_partition(silver.events(parsed), "silver", batch_id, partition_by=("category",))
             self.write_partition(silver.quarantine(parsed), "quarantine", batch_id)
@@ -383,6 +406,16 @@ class Lake:
 
 
 _BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
+
+
+def batch_id_of(digests) -> str:
+    """The batch id of a set of input files, from (file name, SHA-256 hex of its bytes) pairs: the same
+    files give the same batch wherever they were landed and whenever (`lib.runner.fingerprint`
+    and `lib.bronze.batch_fingerprint` both compute it)."""
+    import hashlib
+
+    text = "\n".join(f"{name}:{digest}" for name, digest in sorted(digests))
+    return "b" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _batch_literal(batch_id: str) -> str:

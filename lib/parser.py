@@ -20,7 +20,7 @@ from lib import templates as tp
 # Field names of a parsed line, in output order (also Silver's columns, plus lineage).
 FIELDS = ("line_number", "timestamp", "host", "process", "pid", "category", "event_id", "event_template",
           "message", "user", "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type",
-          "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred", "reason")
+          "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious", "reason")
 
 _A = re.ASCII
 
@@ -48,6 +48,7 @@ _MASKS = [(_compile(rx), repl) for rx, repl in tp.MASKS]
 _IPV4 = _compile(tp.IPV4_REGEX)
 _IPV6 = _compile(tp.IPV6_REGEX)
 _BLANK = _compile(tp.BLANK_REGEX)
+_UNESCAPED = _compile(tp.UNESCAPED_REGEX)
 _PREAUTH = _compile(tp.PREAUTH_REGEX)
 _SCAN_PEER = _compile(tp.SCAN_PEER_REGEX)
 _SCAN_PORT = _compile(tp.SCAN_PORT_REGEX)
@@ -229,27 +230,45 @@ def _action(action: str | None, preauth: bool) -> str | None:
     return "preauth_disconnect" if action == "session" and preauth else action
 
 
-def repeat_count(digits: str) -> int:
-    """A `message repeated N times` count, bounded to [1, templates.MAX_REPEAT] (it can be forged)."""
+def repeat_count(digits: str, cap: int = tp.MAX_REPEAT) -> int:
+    """A `message repeated N times` count, bounded to [1, cap] (it can be forged)."""
     digits = digits.lstrip("0")
-    return tp.MAX_REPEAT if len(digits) > 9 else max(1, min(int(digits or 0), tp.MAX_REPEAT))
+    return cap if len(digits) > 9 else max(1, min(int(digits or 0), cap))
 
 
-def parse_message(message: str) -> dict:
-    """The sshd part of a line: event id, template and typed fields."""
-    repeat, body = 1, message
+def _above(digits: str, cap: int) -> bool:
+    digits = digits.lstrip("0")
+    return len(digits) > 9 or int(digits or 0) > cap
+
+
+def suspicious(message: str, claimed: str | None, cap: int) -> list[str]:
+    """Why an sshd line is implausible (`templates.SUSPICIOUS_*`), [] if it is not."""
+    out = []
+    if claimed is not None and _above(claimed, cap):
+        out.append(tp.SUSPICIOUS_CAPPED)
+    if not message.startswith(tp.PAM_MESSAGE_PREFIX) and _UNESCAPED.search(message):
+        out.append(tp.SUSPICIOUS_UNESCAPED)
+    return out
+
+
+def parse_message(message: str, max_repeat: int = tp.MAX_REPEAT) -> dict:
+    """The sshd part of a line: event id, template and typed fields (counts capped at `max_repeat`)."""
+    repeat, body, claimed = 1, message, None
     found = _match(message)
     if found is None and message.startswith(tp.REPEAT_PREFIX):
         m = _REPEAT.match(message)
         if m:
-            repeat, body = repeat_count(m.group(1)), m.group(2)
+            claimed, body = m.group(1), m.group(2)
+            repeat = repeat_count(claimed, max_repeat)
             found = _match(body)
     preauth = body.rstrip(" \t").endswith(tp.PREAUTH_SUFFIX.strip())  # as templates.PREAUTH_REGEX
     if found is None:
         return {"event_id": None, "event_template": mask(message), "invalid_user": False,
                 "auth_method": None, "key_type": None, "key_fingerprint": None, "outcome": "info", "action": None,
-                "preauth": preauth, "repeat_count": repeat, **_scan(body)}
+                "preauth": preauth, "repeat_count": repeat, "suspicious": suspicious(message, claimed, max_repeat),
+                **_scan(body)}
     t, got = found
+    claimed = got.get("repeat") or claimed
     ip, host = _address(got.get("src") or None)
     return {"event_id": t.event_id, "event_template": t.template,
             "user": got["user"] if t.captures_user else t.user,
@@ -259,14 +278,16 @@ def parse_message(message: str) -> dict:
             "auth_method": got.get("method") or t.method,
             "key_type": got.get("key_type") or None, "key_fingerprint": got.get("fingerprint") or None,
             "outcome": t.outcome, "action": _action(t.action, preauth), "preauth": preauth,
-            "repeat_count": repeat_count(got["repeat"]) if got.get("repeat") else repeat}
+            "repeat_count": repeat_count(got["repeat"], max_repeat) if got.get("repeat") else repeat,
+            "suspicious": suspicious(message, claimed, max_repeat)}
 
 
 _EMPTY_EVENT = dict.fromkeys(f for f in FIELDS if f not in ("line_number", "reason"))
 
 
 def parse_line(raw: bytes | str, line_number: int = 1, year: int | None = None,
-               month0: int | None = None, tz: str = "UTC", anchor: datetime | None = None) -> dict:
+               month0: int | None = None, tz: str = "UTC", anchor: datetime | None = None,
+               max_repeat: int = tp.MAX_REPEAT) -> dict:
     """Parse one raw line (no connection stitching: see `parse_lines`).
 
     With `year`, a year-less stamp is in `year`, or the next one if its month is before
@@ -274,7 +295,7 @@ def parse_line(raw: bytes | str, line_number: int = 1, year: int | None = None,
     that does not put it more than MAX_AHEAD_SECONDS after `anchor` (default: now).
     """
     text = clean_text(raw)
-    out = dict(_EMPTY_EVENT, line_number=line_number, reason=None, inferred=[])
+    out = dict(_EMPTY_EVENT, line_number=line_number, reason=None, inferred=[], suspicious=[])
     if _BLANK.match(text):
         return dict(out, category="quarantined", reason="empty line")
     if len(text) > tp.MAX_LINE_CHARS:
@@ -290,23 +311,24 @@ def parse_line(raw: bytes | str, line_number: int = 1, year: int | None = None,
     out.update(timestamp=ts, host=h["host"] or None, process=h["process"], pid=_int(h["pid"]),
                message=h["message"])
     if tp.is_sshd(h["process"]):
-        out.update(parse_message(h["message"]), category="sshd")
+        out.update(parse_message(h["message"], max_repeat), category="sshd")
     else:
         out.update(category="other", event_template=mask(h["message"]))
     return out
 
 
 def parse_lines(lines: Iterable[bytes | str], year: int | None = None, tz: str = "UTC",
-                anchor: datetime | None = None) -> list[dict]:
+                anchor: datetime | None = None, max_repeat: int = tp.MAX_REPEAT) -> list[dict]:
     """Parse the lines of one file in order (line numbers from 1), connections stitched.
 
-    `anchor` is the file's modification time (`modified`), for year inference without `year`.
+    `anchor` is the file's modification time (`modified`), for year inference without `year`;
+    `max_repeat` caps what one line's claimed count may stand for.
     """
     month0, events = None, []
     for n, raw in enumerate(lines, start=1):
         if month0 is None and year is not None:
             month0 = first_month(clean_text(raw))
-        events.append(parse_line(raw, n, year, month0, tz, anchor))
+        events.append(parse_line(raw, n, year, month0, tz, anchor, max_repeat))
     return stitch(events)
 
 

@@ -56,7 +56,8 @@ SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "
                  "event_template": "string", "message": "string", "user": "string", "invalid_user": "boolean",
                  "src_ip": "string", "src_host": "string", "src_port": "int", "auth_method": "string",
                  "key_type": "string", "key_fingerprint": "string", "outcome": "string", "action": "string",
-                 "preauth": "boolean", "repeat_count": "int", "inferred": "array<string>"}
+                 "preauth": "boolean", "repeat_count": "int", "inferred": "array<string>",
+                 "suspicious": "array<string>"}
 QUARANTINE_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "reason": "string"}
 
 

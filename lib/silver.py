@@ -30,7 +30,7 @@ MARK = "\x02"  # prefixes a successful rewrite; no input that can match starts w
 
 EVENT_COLUMNS = ("timestamp", "host", "process", "pid", "category", "event_id", "event_template", "message",
                  "user", "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type",
-                 "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred")
+                 "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious")
 SILVER_COLUMNS = ("source_file", "line_number", "batch_id") + EVENT_COLUMNS
 QUARANTINE_COLUMNS = ("source_file", "line_number", "batch_id", "line", "reason")
 
@@ -282,15 +282,17 @@ def match_templates(df: DataFrame, body: Column) -> DataFrame:
     return df.select("*", *[v.alias(k) for k, v in fields.items()])
 
 
-def parse(bronze: DataFrame, year: int | None, tz: str = "UTC") -> DataFrame:
+def parse(bronze: DataFrame, year: int | None, tz: str = "UTC", max_repeat: int = tp.MAX_REPEAT) -> DataFrame:
     """Bronze rows -> one row per line: SILVER_COLUMNS plus `reason` and, for quarantined lines, `line`.
 
     With `year`, a year-less BSD stamp is in `year` for the first line of each file, and a
     later month smaller than that line's month is in the next year (Dec -> Jan). Without,
     it is in the latest year that does not put it more than `templates.MAX_AHEAD_SECONDS`
     after its file's modification time (Bronze's `source_modified`) or now. Zone-less
-    timestamps are in `tz`; all are stored in UTC.
+    timestamps are in `tz`; all are stored in UTC. A claimed repeat count stands for at most
+    `max_repeat` events (`templates.max_repeat`).
     """
+    max_repeat = tp.max_repeat(max_repeat)
     df = bronze.withColumn("_text", clean_text(F.col("line")))
     df = df.withColumn("_modified", F.col("source_modified") if "source_modified" in bronze.columns
                        else F.lit(None).cast("timestamp"))
@@ -324,15 +326,26 @@ def parse(bronze: DataFrame, year: int | None, tz: str = "UTC") -> DataFrame:
     # (only the latter is stored, so the sorted rows do not carry every message twice).
     df = df.withColumn("_unwrapped", F.when(F.col("_wrapped"), F.regexp_extract(msg, tp.REPEAT_REGEX, 2)))
     body = F.when(F.col("_wrapped"), F.col("_unwrapped")).when(F.col("_is_sshd"), msg)
-    return stitch(_typed(match_templates(df, body)))
+    return stitch(_typed(match_templates(df, body), max_repeat))
 
 
-def repeat_count(digits: Column) -> Column:
-    """`lib.parser.repeat_count`: the claimed count bounded to [1, templates.MAX_REPEAT]."""
+# Columns added to Silver since its first release (name -> SQL type): `Lake.write_silver` adds them
+# to a lake written before.
+SILVER_SCHEMA_ADDITIONS = {"suspicious": "array<string>"}
+
+
+def repeat_count(digits: Column, cap: int = tp.MAX_REPEAT) -> Column:
+    """`lib.parser.repeat_count`: the claimed count bounded to [1, cap]."""
     digits = F.ltrim(digits, F.lit("0"))
-    return (F.when(F.length(digits) > 9, F.lit(tp.MAX_REPEAT))
+    return (F.when(F.length(digits) > 9, F.lit(cap))
             .otherwise(F.least(F.greatest(F.coalesce(_nullif_empty(digits).cast("int"), F.lit(0)), F.lit(1)),
-                               F.lit(tp.MAX_REPEAT))))
+                               F.lit(cap))))
+
+
+def _above(digits: Column, cap: int) -> Column:
+    """`lib.parser._above`: the claimed count (null: none) is more than `cap`."""
+    digits = F.ltrim(digits, F.lit("0"))
+    return (F.length(digits) > 9) | (F.coalesce(_nullif_empty(digits).cast("int"), F.lit(0)) > cap)
 
 
 def _address(src: Column) -> Column:
@@ -342,7 +355,7 @@ def _address(src: Column) -> Column:
             .when(src.rlike(tp.IPV4_REGEX) | src.rlike(tp.IPV6_REGEX), src))
 
 
-def _typed(df: DataFrame) -> DataFrame:
+def _typed(df: DataFrame, max_repeat: int) -> DataFrame:
     c = F.col
     ok = c("reason").isNull()
     sshd, other = c("_is_sshd"), ok & ~c("_is_sshd")
@@ -356,7 +369,13 @@ def _typed(df: DataFrame) -> DataFrame:
     scan_port = F.when(F.regexp_extract(body, tp.SCAN_PORT_REGEX, 1) == src,
                        _nullif_empty(F.regexp_extract(body, tp.SCAN_PORT_REGEX, 2)))
     scan_user = _nullif_empty(F.regexp_extract(body, tp.SCAN_USER_REGEX, 1))
-    wrap_n = F.when(c("_wrapped"), repeat_count(F.regexp_extract(c("_message"), tp.REPEAT_REGEX, 1)))
+    wrap_digits = F.when(c("_wrapped"), F.regexp_extract(c("_message"), tp.REPEAT_REGEX, 1))
+    wrap_n = repeat_count(wrap_digits, max_repeat)
+    claimed = F.coalesce(_nullif_empty(c("_r_repeat")), wrap_digits)
+    suspicious = F.filter(F.array(
+        F.when(sshd & _above(claimed, max_repeat), F.lit(tp.SUSPICIOUS_CAPPED)),
+        F.when(sshd & ~c("_message").startswith(tp.PAM_MESSAGE_PREFIX) & c("_message").rlike(tp.UNESCAPED_REGEX),
+               F.lit(tp.SUSPICIOUS_UNESCAPED))), lambda x: x.isNotNull())
     when_sshd = lambda col: F.when(sshd, col)  # noqa: E731  (null for other and quarantined lines)
     category = F.when(sshd, "sshd").when(other, "other").otherwise("quarantined")
     preauth = when_sshd(F.rtrim(body, F.lit(" \t")).endswith(tp.PREAUTH_SUFFIX.strip()))
@@ -383,8 +402,9 @@ def _typed(df: DataFrame) -> DataFrame:
         when_sshd(F.coalesce(c("_r_outcome"), F.lit("info"))).alias("outcome"),
         F.when((action == "session") & preauth, "preauth_disconnect").otherwise(action).alias("action"),
         preauth.alias("preauth"),
-        when_sshd(F.when(_nullif_empty(c("_r_repeat")).isNotNull(), repeat_count(c("_r_repeat")))
-                  .otherwise(F.coalesce(wrap_n, F.lit(1)))).alias("repeat_count"),
+        when_sshd(F.when(_nullif_empty(c("_r_repeat")).isNotNull(), repeat_count(c("_r_repeat"), max_repeat))
+                  .otherwise(F.coalesce(F.when(c("_wrapped"), wrap_n), F.lit(1)))).alias("repeat_count"),
+        suspicious.alias("suspicious"),
         F.when(sshd, F.coalesce(c("_r_scope"), F.lit("connection"))).alias("_scope"),
         c("reason"),
         F.when(~ok, c("line")).alias("line"),

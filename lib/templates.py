@@ -744,7 +744,32 @@ REPEAT_REGEX = r"(?s)^message repeated ([0-9]++) times: \[ ?(.*)\]" + END
 # can forge it: one line must not stand for a billion failures. A repeated sshd message names
 # one connection (its pid and port), and one connection fails at most MaxAuthTries times
 # (default 6), so counts are bounded to [1, MAX_REPEAT]; the claim stays in `message`.
-MAX_REPEAT = 10
+MAX_REPEAT = 10  # the default of the silver_load parameter `max_repeat`
+MAX_REPEAT_RANGE = (1, 1_000_000)
+
+
+def max_repeat(value) -> int:
+    """The `max_repeat` parameter, checked: an integer in MAX_REPEAT_RANGE (a clear ValueError otherwise)."""
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"max_repeat must be an integer, not {value!r}") from None
+    lo, hi = MAX_REPEAT_RANGE
+    if not lo <= n <= hi:
+        raise ValueError(f"max_repeat {n} is outside {lo}..{hi}")
+    return n
+
+
+# ---- what sshd would not have written (Silver's `suspicious`, a list of these) ----
+# Counts above the cap are stored capped and flagged. And sshd escapes every byte outside
+# printable ASCII before syslog sees it (OpenSSH's log.c: strnvis with VIS_CSTYLE, VIS_NL,
+# VIS_TAB and VIS_OCTAL), so a raw control, tab, escape or non-ASCII character in a message
+# of an sshd process was written by something else (`logger -t sshd`, a forged journal entry)
+# -- except PAM's own messages (`pam_unix(sshd:auth): ...`), which PAM logs unescaped.
+SUSPICIOUS_CAPPED = "repeat count above the cap"
+SUSPICIOUS_UNESCAPED = "characters sshd escapes"
+UNESCAPED_REGEX = r"[^\x20-\x7E]"
+PAM_MESSAGE_PREFIX = "pam_"
 
 # ---- syslog headers -------------------------------------------------------
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -8,23 +8,24 @@ from pathlib import Path
 from lib import bronze, parser, silver
 
 
-def spark_parse(spark, path: Path, year: int | None, tz: str = "UTC") -> list[dict]:
+def spark_parse(spark, path: Path, year: int | None, tz: str = "UTC", **options) -> list[dict]:
     """Silver's parse of one file, as dicts in line order (timestamps made UTC-aware)."""
     raw = bronze.to_bronze(bronze.read_text(spark, [str(path)]), "test", "2026-01-01 00:00:00")
-    rows = silver.parse(raw, year, tz).orderBy("line_number").collect()
+    rows = silver.parse(raw, year, tz, **options).orderBy("line_number").collect()
     out = []
     for r in rows:
         d = r.asDict()
         if d["timestamp"] is not None:
             d["timestamp"] = d["timestamp"].replace(tzinfo=timezone.utc)
         if d["category"] == "quarantined":  # the Python parser's quarantined lines carry no event fields
-            d.update(dict.fromkeys(set(parser.FIELDS) - {"line_number", "category", "reason", "inferred"}))
+            d.update(dict.fromkeys(set(parser.FIELDS) - {"line_number", "category", "reason", "inferred", "suspicious"}))
         out.append({k: d[k] for k in parser.FIELDS})
     return out
 
 
-def python_parse(path: Path, year: int | None, tz: str = "UTC") -> list[dict]:
-    return [dict(e) for e in parser.parse_lines(parser.read_lines(path), year=year, tz=tz, anchor=parser.modified(path))]
+def python_parse(path: Path, year: int | None, tz: str = "UTC", **options) -> list[dict]:
+    return [dict(e) for e in parser.parse_lines(parser.read_lines(path), year=year, tz=tz, anchor=parser.modified(path),
+                                                **options)]
 
 
 def disagreements(spark_rows: list[dict], python_rows: list[dict]) -> list[tuple]:

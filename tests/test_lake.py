@@ -48,6 +48,21 @@ def test_the_table_schema_is_enforced(spark, lake):
     assert lake.batches(spark, "bronze") == ["b1"]
 
 
+def test_a_silver_table_of_an_earlier_release_gains_the_new_column(spark, lake, tmp_path):
+    from lib import bronze, silver
+
+    log = tmp_path / "auth.log"
+    log.write_text("Mar  3 10:00:00 h sshd[1]: message repeated 99 times: [ Failed password for root from 8.8.4.4 "
+                   "port 2 ssh2]\n")
+    rows = bronze.to_bronze(bronze.read_text(spark, [str(log)]), "b2", "2026-01-01 00:00:00")
+    old = silver.events(silver.parse(rows, 2026)).drop("suspicious")  # Silver as it was written before the column
+    lake.write_partition(old, "silver", "b1", partition_by=("category",))
+    lake.write_silver(rows, "b2", 2026)
+    got = {r["batch_id"]: r["suspicious"] for r in lake.read_table(spark, "silver").collect()}
+    assert got == {"b1": None, "b2": ["repeat count above the cap"]}
+    assert lake.add_columns(spark, "silver", silver.SILVER_SCHEMA_ADDITIONS) == []
+
+
 @pytest.mark.parametrize("bad", ["b1' OR '1'='1", "", "a b", "x" * 200, "../b1"])
 def test_a_batch_id_is_never_pasted_into_sql_unchecked(spark, lake, bad):
     with pytest.raises(ValueError, match="invalid batch id"):

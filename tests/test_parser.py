@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from lib import parser
+from lib import templates as tp
 from lib.templates import MAX_REPEAT
 from tests.conftest import CORPUS, REPO
 from tests.corpus import adversarial
@@ -119,6 +120,31 @@ def test_a_forged_repeat_count_cannot_stand_for_more_than_a_connection_could_log
         assert (w["event_id"], w["src_ip"], w["repeat_count"]) == ("E10", "8.8.4.4", MAX_REPEAT), claimed
     assert parser.parse_message("message repeated 0 times: [ Failed password for root from 8.8.4.4 port 2 ssh2]")[
         "repeat_count"] == 1
+
+
+def test_the_cap_is_a_parameter_and_capped_or_forged_lines_are_flagged():
+    """`max_repeat` sets the cap; a count above it, or a character sshd would have escaped (its log.c
+    passes every message through strnvis), marks the line `suspicious`; PAM's own messages are not sshd's."""
+    line = "Mar  3 10:00:00 h sshd[7]: message repeated {} times: [ Failed password for invalid user x from 8.8.4.4 port 2 ssh2]"
+    at = parser.parse_lines([line.format(999)], year=2024, max_repeat=1000)[0]
+    assert (at["repeat_count"], at["suspicious"]) == (999, [])
+    above = parser.parse_lines([line.format(1001)], year=2024, max_repeat=1000)[0]
+    assert (above["repeat_count"], above["suspicious"]) == (1000, [tp.SUSPICIOUS_CAPPED])
+    assert parser.parse_lines([line.format(5)], year=2024, max_repeat=3)[0]["repeat_count"] == 3
+    e14 = parser.parse_message("message repeated 40 times: [ Failed password for root from 8.8.4.4 port 2 ssh2]",
+                               max_repeat=5)
+    assert (e14["repeat_count"], e14["suspicious"]) == (5, [tp.SUSPICIOUS_CAPPED])
+    forged = parser.parse_message("Invalid user \x1b[2Jadmin from 8.8.4.4 port 22")
+    assert (forged["user"], forged["src_ip"], forged["suspicious"]) == ("\x1b[2Jadmin", "8.8.4.4", [tp.SUSPICIOUS_UNESCAPED])
+    assert parser.parse_message("Invalid user j\u00f6rg from 8.8.4.4 port 22")["suspicious"] == [tp.SUSPICIOUS_UNESCAPED]
+    # What sshd itself writes for those bytes: octal escapes, plain ASCII.
+    assert parser.parse_message("Invalid user \\033[2Jadmin from 8.8.4.4 port 22")["suspicious"] == []
+    assert parser.parse_message("pam_unix(sshd:auth): check pass; user unknown j\u00f6rg")["suspicious"] == []
+    quiet = parser.parse_lines(["Mar  3 10:00:00 h cron[1]: message repeated 99999 times: [ x\x1b ]"], year=2024)[0]
+    assert (quiet["category"], quiet["suspicious"]) == ("other", [])
+    for bad in (0, -1, "ten", 10**7):
+        with pytest.raises(ValueError, match="max_repeat"):
+            tp.max_repeat(bad)
 
 
 def test_unknown_sshd_messages_group_by_masked_template():

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from lib import silver, synth
+from lib import templates as tp
 from tests.corpus import adversarial
 from tests.corpus.sshd_messages import EXAMPLES, HEADERS
 from tests.helpers import bad_input_corpus, disagreements, python_parse, spark_parse
@@ -117,6 +118,24 @@ def test_attacker_text_through_spark(spark, tmp_path):
              if e["event_id"] is None or (e["user"], e["src_ip"], e["src_port"]) != c[1:]]
     assert wrong == []
     assert disagreements(got, python_parse(f, 2024)) == []
+
+
+def test_the_cap_and_the_suspicious_flag_agree_with_python(spark, tmp_path):
+    f = tmp_path / "forged.log"
+    wrap = "message repeated {} times: [ Failed password for invalid user x from 8.8.4.4 port 2 ssh2]"
+    lines = [wrap.format(n) for n in ("999", "1000", "1001", "0", "9" * 12, "0000001001")] + [
+        "message repeated 5000 times: [ Failed password for root from 8.8.4.4 port 2 ssh2]",
+        "Invalid user \x1b[31mroot\x1b[0m from 8.8.4.4 port 22", "Invalid user \\033[31mroot from 8.8.4.4 port 22",
+        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=8.8.4.4  user=\u00e9",
+        "Invalid user caf\u00e9\tx from 8.8.4.4 port 22"]
+    f.write_text("".join(f"Mar  3 10:00:{i:02d} h sshd[{100 + i}]: {m}\n" for i, m in enumerate(lines))
+                 + "Mar  3 10:01:00 h cron[1]: message repeated 99999 times: [ \x1b ]\n", encoding="utf-8")
+    got = spark_parse(spark, f, 2024, max_repeat=1000)
+    assert disagreements(got, python_parse(f, 2024, max_repeat=1000)) == []
+    capped, unescaped = [tp.SUSPICIOUS_CAPPED], [tp.SUSPICIOUS_UNESCAPED]
+    assert [(e["repeat_count"], e["suspicious"]) for e in got] == [
+        (999, []), (1000, []), (1000, capped), (1, []), (1000, capped), (1000, capped), (1000, capped),
+        (1, unescaped), (1, []), (1, []), (1, unescaped), (None, [])]
 
 
 def test_lines_of_a_connection_lend_each_other_peer_and_user(spark, tmp_path):
