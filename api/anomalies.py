@@ -37,12 +37,13 @@ class AnomaliesTable:
     def __init__(self, uri: str, published_uri: str):
         self.uri, self.published_uri = uri, published_uri
         self._published = None
+        self._seen: tuple[int, int] | None = None  # (published table version, anomalies version it names)
         self._version: int | None = None
         self._frame: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
     def published_version(self) -> int:
-        """The anomalies version of the newest publication."""
+        """The anomalies version of the newest publication (the `published` table is re-read only when it changed)."""
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
@@ -52,17 +53,30 @@ class AnomaliesTable:
             else:
                 self._published.update_incremental()
         except TableNotFoundError:
-            self._published = None
-        rows = [] if self._published is None else [
-            r for r in self._published.to_pyarrow_table(columns=["published_at", "anomalies_version"]).to_pylist()
-            if r["anomalies_version"] is not None]
-        if not rows:
+            self._published, self._seen = None, None
+        if self._published is None:
             raise TableUnavailable(f"no anomalies table published at {self.published_uri} yet: the validation "
                                    "notebook publishes a batch once it passed")
-        return int(max(rows, key=lambda r: r["published_at"])["anomalies_version"])
+        at = self._published.version()
+        if self._seen is None or self._seen[0] != at:
+            try:
+                rows = [r for r in self._published.to_pyarrow_table(
+                    columns=["published_at", "anomalies_version"]).to_pylist() if r["anomalies_version"] is not None]
+            except FileNotFoundError:  # deleted under this reader
+                self._published, self._seen = None, None
+                raise TableUnavailable(f"the published table at {self.published_uri} is gone") from None
+            if not rows:
+                raise TableUnavailable(f"no anomalies table published at {self.published_uri} yet: the validation "
+                                       "notebook publishes a batch once it passed")
+            self._seen = (at, int(max(rows, key=lambda r: r["published_at"])["anomalies_version"]))
+        return self._seen[1]
 
     def frame(self) -> pd.DataFrame:
-        """The published version sorted newest window first, then highest score; re-read when it changed."""
+        """The published version sorted newest window first, then highest score; re-read when it changed.
+
+        A table deleted under this reader: the version already read is still served (it is what
+        was published); one not read yet is a TableUnavailable (503), never a half-read table.
+        """
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
@@ -70,10 +84,10 @@ class AnomaliesTable:
             version = self.published_version()
             if version != self._version:
                 try:
-                    table = DeltaTable(self.uri, version=version)
-                except TableNotFoundError:
-                    raise TableUnavailable(f"the published anomalies table at {self.uri} is gone") from None
-                data = table.to_pyarrow_table()
+                    data = DeltaTable(self.uri, version=version).to_pyarrow_table()
+                except (TableNotFoundError, FileNotFoundError):
+                    raise TableUnavailable(f"the published anomalies table at {self.uri} (version {version}) "
+                                           "is gone") from None
                 missing = [c for c in COLUMNS if c not in data.column_names]
                 if missing:
                     raise TableUnavailable(f"the anomalies table at {self.uri} lacks columns {missing}")

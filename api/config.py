@@ -82,7 +82,7 @@ class Settings:
             max_body_bytes=number("MAX_BODY_BYTES", 4 * 1024 * 1024),
             # "message repeated N times" lines count N times: without this cap, 10,000 such lines stand for
             # 10^8 events and one request would hold a core and gigabytes for a minute.
-            max_events=number("MAX_EVENTS", 1_000_000),
+            max_events=number("MAX_EVENTS", 50_000),
             window_minutes=number("WINDOW_MINUTES", 60),
             burst_minutes=number("BURST_MINUTES", 10),
             log_level=log_level,

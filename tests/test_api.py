@@ -29,7 +29,7 @@ from lib.templates import MAX_REPEAT
 
 MAX_LINES = 2000
 MAX_BODY = 1_000_000
-MAX_EVENTS = 100_000
+MAX_EVENTS = 10_000  # below MAX_LINES x MAX_REPEAT: reachable
 YEAR = synth.DEFAULT_START.year
 PROTECTED = (("POST", "/score"), ("GET", "/anomalies"), ("GET", "/model"), ("POST", "/model/reload"),
              ("GET", "/openapi.json"))
@@ -268,6 +268,12 @@ def test_score_limits(client):
     assert_error(client.post("/score", json={"lines": ["x"] * (MAX_LINES + 1)}), 413, f"at most {MAX_LINES}")
     at_limit = client.post("/score", content=short * MAX_LINES, headers={"Content-Type": "text/plain"})
     assert at_limit.status_code == 200 and at_limit.json()["summary"]["quarantined"] == MAX_LINES
+    repeated = (b"Dec 10 06:55:46 LabSZ sshd[24200]: message repeated %d times: [ Failed password for invalid user x "
+                b"from 173.234.31.186 port 22 ssh2]\n" % MAX_REPEAT)
+    over = MAX_EVENTS // MAX_REPEAT + 1
+    assert_error(client.post("/score", content=repeated * over, headers={"Content-Type": "text/plain"}),
+                 413, f"the lines stand for {over * MAX_REPEAT} events (repeats counted): at most {MAX_EVENTS}")
+    assert client.post("/score", content=repeated * (over - 1), headers={"Content-Type": "text/plain"}).status_code == 200
 
     # A repeated message counts as the events it stands for, but its count is a claim anyone who can
     # write to syslog can forge: 9999 claimed repeats count as at most templates.MAX_REPEAT.
@@ -357,6 +363,27 @@ def test_anomalies_are_the_last_published_version_not_the_newest(stack, client):
     finally:
         write_table(stack.table, ANOMALIES)
     assert client.get("/anomalies").json()["total"] == 4
+
+
+def test_a_table_deleted_under_the_reader_keeps_the_published_rows_or_is_a_503(stack, client):
+    """The version already read stays served (it is what was published); a newer publication whose
+    table has gone is a 503 naming it, never a 500 or a partial read; back once the table is."""
+    from deltalake import DeltaTable, write_deltalake
+
+    served = client.get("/anomalies").json()
+    moved = stack.table.with_name("anomalies-moved")
+    published = stack.table.parent / "published"
+    stack.table.rename(moved)
+    try:
+        assert client.get("/anomalies").json() == served
+        row = pa.table({"published_at": pa.array([pd.Timestamp.now(tz="UTC")], pa.timestamp("us", tz="UTC")),
+                        "anomalies_version": pa.array([DeltaTable(str(moved)).version() + 1], pa.int64())})
+        write_deltalake(str(published), row, mode="append")  # a publication the reader has not read yet
+        assert_error(client.get("/anomalies"), 503, "is gone")
+    finally:
+        moved.rename(stack.table)
+        write_table(stack.table, ANOMALIES)
+    assert client.get("/anomalies").json()["total"] == served["total"]
 
 
 def test_a_broken_table_is_a_generic_500_logged_with_its_request_id(stack, client):
