@@ -168,14 +168,18 @@ class _Expr:
 
 # ------------------------------------------------------------ the run
 def fingerprint(paths: list[Path]) -> str:
-    """A batch id from the input's content: the same files give the same batch."""
-    h = hashlib.sha1()
-    for p in sorted(paths, key=lambda p: p.name):
-        h.update(p.name.encode())
+    """A batch id from the input's names and content (`lib.lake.batch_id_of`): the same files give the
+    same batch, here and in raw_load on Databricks (`lib.bronze.batch_fingerprint`)."""
+    from lib.lake import batch_id_of
+
+    digests = []
+    for p in paths:
+        h = hashlib.sha256()
         with open(p, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
-    return "b" + h.hexdigest()[:12]
+        digests.append((p.name, h.hexdigest()))
+    return batch_id_of(digests)
 
 
 def input_files(inputs: list[str]) -> list[Path]:
@@ -296,7 +300,10 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
     files = input_files(inputs)
     batch_id = values.get("batch_id") or fingerprint(files)
     values["batch_id"] = batch_id
-    values["input_path"] = str(land(files, Path(lake.path("raw_logs", batch_id))))
+    try:
+        values["input_path"] = str(land(files, Path(lake.path("raw_logs", batch_id))))
+    except OSError as exc:  # a full disk, a read-only folder: one line, not a traceback
+        raise PipelineError(f"could not land the input in {lake.path('raw_logs', batch_id)}: {exc}") from None
     _say(f"run {run_id}: {len(files)} input file(s), batch {batch_id}, output {out}")
 
     server = None
@@ -315,6 +322,7 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
     activities = notebook_activities(pipeline)
     sockets = tempfile.mkdtemp(prefix="nbk")
     next_km = pool.submit(_started_kernel, sockets)
+    name = "the runner"
     try:
         for i, activity in enumerate(activities):
             name = notebook_name(activity)
@@ -336,7 +344,8 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
             except pm.PapermillExecutionError as exc:
                 timings[name] = time.monotonic() - t
                 if html:
-                    _export_html(executed)
+                    with contextlib.suppress(OSError):
+                        _export_html(executed)
                 raise PipelineError(f"{name} failed: {exc.ename}: {_first_line(exc.evalue)} "
                                     f"(see {executed})") from None
             finally:
@@ -347,6 +356,8 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
             if html:
                 _export_html(executed)
             _say(f"  ✓ {name:<22} {timings[name]:5.1f} s  {_brief(outputs[activity['name']])}")
+    except OSError as exc:  # the run folder's own writes (executed notebooks, HTML): a full disk, say
+        raise PipelineError(f"{name} failed: {exc.strerror or exc} writing {exc.filename or run_dir}") from None
     finally:
         if next_km is not None:
             _shutdown(next_km.result())
@@ -406,18 +417,19 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
     r = summary["results"]
     raw, sil, gold, ml, val = (r.get(k, {}) for k in ("raw_load", "silver_load", "gold_load",
                                                         "ml_anomaly_detection", "validation"))
+    published = val.get("published") or {}
     lines = [
         "",
         f"Done in {summary['seconds']} s — batch {summary['batch_id']}",
         f"  bronze      {raw.get('rows', '?')} lines",
         f"  silver      {sil.get('silver_rows', '?')} events ({sil.get('sshd_rows', '?')} sshd, "
         f"{sil.get('other_rows', '?')} other), {sil.get('quarantined', '?')} quarantined, "
-        f"{sil.get('event_types', '?')} event types",
+        f"{sil.get('event_types', '?')} event types, {sil.get('suspicious', '?')} suspicious",
         f"  gold        {gold.get('final_rows', '?')} rows in the batch's openssh_logs_final.csv, "
         f"{gold.get('feature_windows', '?')} source-windows",
         f"  model       {ml.get('model_name', '?')} v{ml.get('model_version', '?')} "
-        f"({'promoted to champion' if (val.get('published') or {}).get('promoted') else 'challenger only'}), "
-        f"champion v{(val.get('published') or {}).get('model_version', ml.get('champion_version', '?'))}: "
+        f"({'promoted to champion' if published.get('promoted') else 'challenger only'}), "
+        f"champion v{published.get('model_version', ml.get('champion_version', '?'))}: "
         f"{ml.get('anomalies', '?')} anomalous source-windows",
         f"  validation  {val.get('checks_passed', '?')}/{val.get('checks', '?')} checks passed"
         + (f", warnings: {', '.join(val['warnings'])}" if val.get("warnings") else "") + f" — {val.get('report_md', '')}",

@@ -178,6 +178,113 @@ def test_a_run_killed_during_silver_leaves_the_lake_consistent(synthetic, spark,
     assert len(lake.batches(spark, "silver")) == 3
 
 
+def _accounted(spark, lake) -> dict:
+    """Per batch in Bronze: its lines, and its Silver + quarantine rows (0 before silver_load committed)."""
+    out = {}
+    for batch in lake.batches(spark, "bronze"):
+        parsed = sum(lake.read_table(spark, t, batch).count() for t in ("silver", "quarantine")
+                     if lake.read_table(spark, t) is not None)
+        out[batch] = (lake.read_table(spark, "bronze", batch).count(), parsed)
+    return out
+
+
+def _published(spark, lake, client) -> tuple:
+    from lib import model
+
+    row = publish.latest(spark, lake)
+    champion = model.alias_version(client, "ssh-anomaly-model", model.CHAMPION)
+    return (row and {k: row[k] for k in ("batch_id", "anomalies_version", "model_version", "table_versions")},
+            Path(lake.final_csv).read_bytes(), champion and champion.version)
+
+
+def test_a_run_killed_at_every_stage_boundary_publishes_nothing_and_the_next_run_completes(synthetic, spark,
+                                                                                         spark_server, tmp_path):
+    """SIGKILL of the runner right after each notebook in turn (each time a new run of the same new batch):
+    readers keep the previous publication, no batch is half-parsed, and the run after the last kill
+    publishes the new batch with every line accounted for once."""
+    import mlflow
+
+    base, _, summary = synthetic
+    out = tmp_path / "out"
+    shutil.copytree(base / "out", out, ignore=shutil.ignore_patterns("runs"))  # lake, registry, signing key
+    lake = Lake.from_params(str(out / "lake"))
+    client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    log, _ = synth.write(tmp_path / "day5.log", lines=2000, seed=25, start=synth.DEFAULT_START.replace(day=25))
+    before = _published(spark, lake, client)
+    assert before[0] is not None and before[2] is not None
+    cmd = [sys.executable, "-m", "lib", "run", "--input", str(log), "--output", str(out), "--year", "2026",
+           "--no-html", "--spark-remote", spark_server.url]
+    for stage in NOTEBOOKS[:-1]:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.strip().startswith(f"✓ {stage} "):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, f"{stage} never finished: {''.join(seen)[-2000:]}"
+        assert _published(spark, lake, client) == before, f"published after {stage}"
+        counts = _accounted(spark, lake)
+        assert all(parsed in (0, lines) for lines, parsed in counts.values()), (stage, counts)
+    done = _run(spark_server, out, [log])
+    after = _published(spark, lake, client)
+    assert after[0]["batch_id"] == done["batch_id"] != before[0]["batch_id"]
+    assert after[0]["model_version"] == str(after[2])  # the champion is the model the publication names
+    assert after[1] == Path(lake.batch_csv(done["batch_id"])).read_bytes()
+    counts = _accounted(spark, lake)
+    assert counts[done["batch_id"]] == (2000, 2000)
+    assert all(lines == parsed for lines, parsed in counts.values()), counts
+    assert lake.read_table(spark, "bronze").count() == sum(lines for lines, _ in counts.values())
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs (it fills up for real: ENOSPC from the kernel), unmounted afterwards."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}): needs root or CAP_SYS_ADMIN")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_a_full_disk_fails_the_run_loudly_and_the_run_after_it_completes(synthetic, spark, spark_server, small_disk,
+                                                                         tmp_path):
+    import mlflow
+
+    base, _, _ = synthetic
+    out = small_disk / "out"
+    shutil.copytree(base / "out", out, ignore=shutil.ignore_patterns("runs"))
+    lake = Lake.from_params(str(out / "lake"))
+    client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    log, _ = synth.write(tmp_path / "day6.log", lines=30_000, seed=26, start=synth.DEFAULT_START.replace(day=27))
+    before = _published(spark, lake, client)
+    old_batches = lake.batches(spark, "bronze")
+    tables = {t: quality.table_checksum(lake.read_table(spark, t)) for t in ("bronze", "silver", "quarantine")}
+    used = shutil.disk_usage(small_disk).used
+    # Room for the landed copy of the input and a little more: the lake's writes run out of space.
+    room = used + log.stat().st_size + (1 << 20)
+    subprocess.run(["mount", "-o", f"remount,size={room // 4096 * 4096 + 4096}", str(small_disk)], check=True)
+    with pytest.raises(PipelineError) as err:
+        _run(spark_server, out, [log])
+    assert str(err.value).split(" failed: ")[0] in NOTEBOOKS, err.value
+    assert _published(spark, lake, client) == before
+    for t, checksum in tables.items():  # the earlier batches: all there, unchanged
+        assert quality.table_checksum(lake.read_table(spark, t).where(F.col("batch_id").isin(old_batches))) == checksum
+    assert all(parsed in (0, lines) for lines, parsed in _accounted(spark, lake).values())
+    subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
+    done = _run(spark_server, out, [log])
+    counts = _accounted(spark, lake)
+    assert counts[done["batch_id"]] == (30_000, 30_000)
+    assert all(lines == parsed for lines, parsed in counts.values()), counts
+    assert _published(spark, lake, client)[0]["batch_id"] == done["batch_id"]
+
+
 def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, spark, spark_server, tmp_path):
     import papermill as pm
 
