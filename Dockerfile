@@ -1,6 +1,7 @@
 # The pipeline API (api/main.py) with the lib/ modules it imports.
 # Build stage: install the pinned runtime requirements into a venv.
-FROM python:3.11-slim-bookworm AS build
+# The base by digest, not by tag (a tag can be moved); Dependabot (.github/dependabot.yml) proposes new ones.
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY api/requirements.txt /tmp/requirements.txt
@@ -8,7 +9,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 
 # Final stage: the same slim base, the venv and the code; no compiler, no pip cache, not root.
-FROM python:3.11-slim-bookworm
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -1,7 +1,8 @@
 # The MLflow server of mlflow-deployment.yaml: the pinned MLflow of requirements.txt plus
 # the drivers its configurable stores need (PostgreSQL backend, ADLS/Blob artifacts).
 # Built in ACR by the deploy workflow (context: kubernetes/).
-FROM python:3.11-slim-bookworm AS build
+# The base by digest, not by tag (a tag can be moved); Dependabot (.github/dependabot.yml) proposes new ones.
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv \
@@ -11,7 +12,7 @@ RUN python -m venv /opt/venv \
         azure-storage-blob==12.31.1 \
         azure-identity==1.27.0
 
-FROM python:3.11-slim-bookworm
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -226,6 +226,36 @@ def test_the_api_image_runs_as_non_root_with_a_healthcheck():
     assert "api.main:app" in final and "8080" in final
 
 
+# ------------------------------------------------------------------ pins
+USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(\S+)", re.M)
+FROM = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.M | re.I)
+
+
+def _unpinned(text: str) -> list[str]:
+    """Actions not at a commit SHA and base images not at a digest (earlier build stages excepted)."""
+    bad = [u for u in USES.findall(text) if not re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", u)]
+    stages = set()
+    for image, stage in FROM.findall(text):
+        if image not in stages and not re.fullmatch(r"[\w./:-]+@sha256:[0-9a-f]{64}", image):
+            bad.append(image)
+        stages.add(stage)
+    return bad
+
+
+def test_actions_and_base_images_are_pinned_and_dependabot_moves_the_pins():
+    for path in [*WORKFLOWS, *DOCKERFILES]:
+        assert _unpinned(path.read_text()) == [], path.name
+    assert _unpinned("steps:\n  - uses: actions/checkout@v4\n") == ["actions/checkout@v4"]
+    assert _unpinned("FROM python:3.11-slim AS build\nFROM build\n") == ["python:3.11-slim"]
+    config = REPO / ".github" / "dependabot.yml"
+    proc = _run(_tool(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", config)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    updates = {u["package-ecosystem"]: u for u in yaml.safe_load(config.read_text())["updates"]}
+    folders = {"/" + d.parent.relative_to(REPO).as_posix().removeprefix(".") for d in DOCKERFILES}
+    assert folders == {"/", "/kubernetes"} and folders <= set(updates["docker"]["directories"])
+    assert updates["github-actions"]["directory"] == "/"
+
+
 # ------------------------------------------------------------------ workflows
 HIDDEN_FAILURE = re.compile(r"\|\|\s*(true|echo|:)\b|continue-on-error|set \+e|\|\|\s*exit 0")
 
