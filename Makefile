@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Delta Lake's jars for the local Spark JVMs (lib/spark.py DELTA_JARS), fetched once from Maven Central.
+# Delta Lake's jars for the local Spark JVMs (lib/spark.py: the release of the pinned delta-spark wheel), fetched once from Maven Central.
 JARS_STAMP := .venv-jars/.installed
 export SPARK_LOCAL_IP := 127.0.0.1
 
@@ -17,11 +17,14 @@ $(JARS_STAMP): $(STAMP) lib/spark.py
 	@$(PY) -c "from lib import spark; print(*spark.delta_jars(), sep='\n')"
 	@touch $@
 
-# Rebuilt when requirements.txt changes; pip's index noise goes to .venv/pip.log.
-$(STAMP): requirements.txt
+# Rebuilt when requirements.txt or pyproject.toml changes; pip's index noise goes to .venv/pip.log.
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing requirements into $(VENV) (first time: ~2 min)"
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt > $(VENV)/pip.log 2>&1 \
+		|| (tail -20 $(VENV)/pip.log; exit 1)
+	@# this repository's `lib`, editable: notebooks and kernels import it from anywhere, no sys.path
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e . >> $(VENV)/pip.log 2>&1 \
 		|| (tail -20 $(VENV)/pip.log; exit 1)
 	@$(PY) -m pip check
 	@touch $(STAMP)

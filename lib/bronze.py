@@ -58,12 +58,15 @@ def with_line_numbers(raw: DataFrame) -> DataFrame:
 
 
 def batch_fingerprint(spark: SparkSession, paths: list[str]) -> str:
-    """A batch id from the input files' names, sizes and modification times (no content read)."""
+    """The batch id of the input files from their names and bytes (`lib.lake.batch_id_of`): the id the
+    local runner gives the same files. Each file is read whole by one task (Spark's binaryFile
+    source, at most 2 GB per file)."""
+    from lib.lake import batch_id_of
+
     files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(paths)
-             .select(F.concat_ws(":", F.element_at(F.split("path", "/"), -1), "length",
-                                 F.col("modificationTime").cast("string")).alias("f")))
-    digest = files.agg(F.sha1(F.concat_ws("|", F.array_sort(F.collect_list("f")))).alias("h")).first()["h"]
-    return "b" + digest[:12]
+             .select(F.url_decode(F.element_at(F.split("path", "/"), -1)).alias("name"),
+                     F.sha2("content", 256).alias("digest")))
+    return batch_id_of((r["name"], r["digest"]) for r in files.collect())
 
 
 def strip_cr(line):
@@ -122,7 +125,7 @@ def plan_files(files: list[dict], seen: list[dict]) -> list[dict]:
         fid = file_id(f["first"], f["head"])
         s = known.get(fid)
         if s is not None and not _related(f["head"], s["head"]):  # same first line, another file
-            fid = "f" + hashlib.sha256(f["head"]).hexdigest()[:16]
+            fid = file_id(None, f["head"])
             s = known.get(fid)
         skip = s["lines"] if s is not None else 0
         if fid in taken and _related(f["head"], taken[fid]["head"]):

@@ -43,12 +43,20 @@ LOCAL_CONF = {
 }
 
 
-# Delta Lake's jars for the local JVMs (on Databricks Delta is native). Exactly the release the
-# pinned `delta-spark` wheel is (4.4.0: Maven Central serves no 4.4.1 jars here; measured
-# 2026-12-01), built for Spark 4.2 like the pinned pyspark: Delta breaks on other Spark releases.
-# delta-spark's POM also lists delta-kernel-*; the path-based tables used here do not load them.
-DELTA_VERSION = "4.4.0"
-DELTA_JARS = (f"io.delta:delta-spark_2.13:{DELTA_VERSION}", f"io.delta:delta-storage:{DELTA_VERSION}")
+# Delta Lake's jars for the local JVMs (on Databricks Delta is native): exactly the release of
+# the installed `delta-spark` wheel, whose one pin is in requirements.txt (built for Spark 4.2
+# like the pinned pyspark: Delta breaks on other Spark releases). delta-spark's POM also lists
+# delta-kernel-*; the path-based tables used here do not load them.
+DELTA_ARTIFACTS = ("io.delta:delta-spark_2.13", "io.delta:delta-storage")
+
+
+def delta_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("delta-spark")
+    except PackageNotFoundError:
+        raise RuntimeError("delta-spark is not installed: `make venv` installs requirements.txt") from None
 MAVEN = os.environ.get("MAVEN_REPOSITORY", "https://repo1.maven.org/maven2")
 JARS_DIR = Path(__file__).resolve().parent.parent / ".venv-jars"
 DELTA_CONF = {
@@ -70,7 +78,7 @@ def delta_jars(folder: Path = JARS_DIR) -> list[str]:
     import hashlib
 
     paths = []
-    for coordinate in DELTA_JARS:
+    for coordinate in (f"{a}:{delta_version()}" for a in DELTA_ARTIFACTS):
         group, artifact, version = coordinate.split(":")
         name = f"{artifact}-{version}.jar"
         target = folder / name

@@ -1,5 +1,6 @@
 """Bronze: every line once, verbatim, with its true line number however Spark splits the files."""
 import gzip
+import os
 
 from pyspark.sql import functions as F
 
@@ -57,12 +58,22 @@ def test_gzip_and_lineage_columns(spark, tmp_path):
     assert rows[0].source_file.endswith("auth.log.2.gz") and rows[0].ingest_ts is not None
 
 
-def test_batch_fingerprint_depends_on_the_files(spark, tmp_path):
-    a, b = tmp_path / "a.log", tmp_path / "b.log"
+def test_the_batch_id_is_the_files_content_and_the_runner_gives_the_same(spark, tmp_path):
+    from lib import runner
+
+    a, b = tmp_path / "a b.log", tmp_path / "b.log"
     a.write_text("x\n")
     b.write_text("y\n")
     fa, fab = bronze.batch_fingerprint(spark, [str(a)]), bronze.batch_fingerprint(spark, [str(a), str(b)])
-    assert fa == bronze.batch_fingerprint(spark, [str(a)]) and fa != fab and fa.startswith("b")
+    assert fa != fab and fa.startswith("b")
+    assert (fa, fab) == (runner.fingerprint([a]), runner.fingerprint([a, b]))
+    os.utime(a, (1, 1))  # landed again, later: the same batch
+    copy = tmp_path / "again" / "a b.log"
+    copy.parent.mkdir()
+    copy.write_bytes(a.read_bytes())
+    assert bronze.batch_fingerprint(spark, [str(a)]) == bronze.batch_fingerprint(spark, [str(copy)]) == fa
+    a.write_text("x\nz\n")  # grown: another batch
+    assert bronze.batch_fingerprint(spark, [str(a)]) != fa
 
 
 def test_empty_file_gives_no_rows(spark, tmp_path):

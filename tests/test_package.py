@@ -1,0 +1,57 @@
+"""The library as a package: a wheel that installs into a clean venv, and notebooks that import it with no path set up."""
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _site_packages(env_dir: Path) -> Path:
+    return Path(sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)}))
+
+
+def test_the_wheel_installs_into_a_clean_venv_and_a_notebook_runs_from_it(spark_server, tmp_path):
+    dist = tmp_path / "dist"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = next(dist.glob("openssh_lakehouse-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "lib/silver.py" in names and "lib/openssh_messages.tsv" in names
+    assert not [n for n in names if n.startswith(("tests/", "notebooks/", "api/"))]
+
+    env_dir = tmp_path / "clean"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    # The pinned third-party set comes from the project's venv (a path, so its own .pth files,
+    # the editable install of this repository among them, are not read); `lib` only from the wheel.
+    deps = Path(sysconfig.get_path("purelib"))
+    (_site_packages(env_dir) / "project_deps.pth").write_text(f"{deps}\n")
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    exit_file = tmp_path / "exit.json"
+    env.update(SPARK_REMOTE=spark_server.url, LAKEHOUSE_OUTPUT=str(tmp_path / "run"), NOTEBOOK_EXIT_FILE=str(exit_file))
+    where = subprocess.run([str(python), "-c", "import lib; print(lib.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert where.stdout.strip() == str(_site_packages(env_dir) / "lib" / "__init__.py"), where.stdout + where.stderr
+
+    executed = tmp_path / "mount.ipynb"
+    run = subprocess.run([str(python), "-m", "papermill", str(REPO / "notebooks" / "mount.ipynb"), str(executed),
+                          "--cwd", str(REPO / "notebooks"), "-k", "python3", "--no-progress-bar"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert json.loads(exit_file.read_text())["lake"] == str(tmp_path / "run" / "lake")
+    assert (tmp_path / "run" / "lake" / "gold").is_dir()
+
+
+def test_no_notebook_touches_sys_path():
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        assert "sys.path" not in code, path.name
