@@ -298,6 +298,9 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
     lake = Lake.from_params(str(copy))
     registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
     shutil.copy(summary["tracking_uri"].removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    # MLflow's registry looks the logged model up through the global tracking URI, whatever the client's.
+    mlflow.set_tracking_uri(registry)
+    mlflow.set_registry_uri(registry)
     client = mlflow.MlflowClient(registry, registry)
     champion = model.alias_version(client, "ssh-anomaly-model", model.CHAMPION)
     # A new version proposed for champion by this batch's ML run ...
