@@ -1,6 +1,7 @@
 """The library as a package: a wheel that installs into a clean venv, and notebooks that import it with no path set up."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,8 +17,13 @@ def _site_packages(env_dir: Path) -> Path:
 
 
 def test_the_wheel_installs_into_a_clean_venv_and_a_notebook_runs_from_it(spark_server, tmp_path):
+    # Built from a copy of what the wheel is made of: setuptools builds in the source tree (build/, *.egg-info).
+    source = tmp_path / "source"
+    shutil.copytree(REPO / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     dist = tmp_path / "dist"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = next(dist.glob("openssh_lakehouse-*.whl"))
