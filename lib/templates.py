@@ -195,7 +195,12 @@ def _literal(text: str, exact_head: bool = False, exact_tail: bool = False) -> s
     head = " " if exact_head and text.startswith(" ") else ""
     tail = " " if exact_tail and text.endswith(" ") and len(text) > len(head) else ""
     core = text[len(head):len(text) - len(tail)]
-    return re.escape(head) + " +".join(re.escape(part) for part in core.split(" ")) + re.escape(tail)
+    # sshd prints "for %s%s" with "invalid user " or "": "for  invalid user  from" is a valid user
+    # named " invalid user ", so the words before a user name that say it is invalid are exact too.
+    exact = next((" " + w for w in ("invalid user", "illegal user") if exact_tail and core.endswith(" " + w)), "")
+    core = core[:len(core) - len(exact)]
+    return (re.escape(head) + " +".join(re.escape(part) for part in core.split(" ")) + re.escape(exact)
+            + re.escape(tail))
 
 
 T = Template

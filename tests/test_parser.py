@@ -246,6 +246,15 @@ def test_realworld_corpus_every_field_as_written_by_hand():
     assert known / len(events) >= 0.98, [r["line"] for r, e in zip(rows, events) if e["event_id"] is None]
 
 
+def test_a_valid_user_named_invalid_user_is_not_an_invalid_user():
+    """sshd prints "for %s%s" with "invalid user " or "": two spaces after "for" mean a valid user
+    whose name starts with a space (a case Hypothesis drew in CI)."""
+    e = parser.parse_message("Failed password for  invalid user  from 203.0.113.7 port 1 ssh2")
+    assert (e["event_id"], e["user"], e["invalid_user"], e["src_ip"]) == ("E9", " invalid user ", False, "203.0.113.7")
+    e = parser.parse_message("Failed password for invalid user  from 203.0.113.7 port 1 ssh2")
+    assert (e["event_id"], e["user"], e["invalid_user"]) == ("E10", "", True)
+
+
 @settings(max_examples=10_000, deadline=None, database=None, derandomize=True)
 @given(adversarial.case())
 def test_attacker_text_never_moves_the_peer_or_cuts_the_user(case):
