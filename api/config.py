@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from lib import model, signing
+from lib.config import DEFAULTS
 from lib.lake import Lake, default_output, default_tracking_uri
 
 MIN_TOKEN_CHARS = 16  # a shorter bearer token is guessable: refuse it rather than run with it
@@ -72,7 +73,7 @@ class Settings:
         return cls(
             api_token=token,
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or default_tracking_uri(),
-            model_name=env.get("MODEL_NAME") or model.MODEL_NAME,
+            model_name=env.get("MODEL_NAME") or DEFAULTS.model_name,
             model_alias=env.get("MODEL_ALIAS") or model.CHAMPION,
             model_public_key=public_key,
             poll_seconds=number("MODEL_POLL_SECONDS", 60),
@@ -83,7 +84,7 @@ class Settings:
             # "message repeated N times" lines count N times: without this cap, 10,000 such lines stand for
             # 10^8 events and one request would hold a core and gigabytes for a minute.
             max_events=number("MAX_EVENTS", 50_000),
-            window_minutes=number("WINDOW_MINUTES", 60),
-            burst_minutes=number("BURST_MINUTES", 10),
+            window_minutes=number("WINDOW_MINUTES", DEFAULTS.window_minutes),
+            burst_minutes=number("BURST_MINUTES", DEFAULTS.burst_minutes),
             log_level=log_level,
         )

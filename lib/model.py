@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from lib import features
+from lib.config import DEFAULTS
 from lib.synth import ATTACK_KINDS
 
-MODEL_NAME = "ssh-anomaly-model"
+MODEL_NAME = DEFAULTS.model_name
 EXPERIMENT = "ssh-anomaly-detection"
 CHAMPION, CHALLENGER = "champion", "challenger"
 EXPLAIN_TOP = 3
@@ -183,8 +184,7 @@ def evaluate(rows: pd.DataFrame, scored: pd.DataFrame, rule_units: set, window_m
 # Promotion gate: the validation notebook checks the champion against the same numbers. The
 # incident thresholds are on `lib.evaluate.incident_metrics` of the evaluation log (recall of
 # every attack kind at source level, benign sources flagged, compromises found).
-DEFAULT_GATE = {"min_pr_auc": 0.70, "min_recall_brute_force": 0.95, "min_incident_recall": 0.90,
-                "max_benign_flagged_share": 0.005, "min_compromise_recall": 1.0}
+DEFAULT_GATE = DEFAULTS.gate()
 
 
 def gate_failures(metrics: dict, gate: dict) -> list[str]:

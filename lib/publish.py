@@ -74,3 +74,42 @@ def latest(spark, lake) -> dict | None:
         return None
     row = df.orderBy("published_at", ascending=False).limit(1).collect()
     return row[0].asDict() if row else None
+
+
+def audit(spark, lake, client, model_name: str, batch_id: str, year: int, gate: dict, thresholds: dict):
+    """Every quality check of the batch (`lib.quality.run_checks`) against the lake's tables and the
+    model that scored it (the version proposed for the batch, else the champion).
+    Returns (checks, that model version or None)."""
+    from lib import quality
+
+    scored_by = scoring_version(client, model_name, batch_id)
+    metrics = model.run_metrics(client, scored_by) if scored_by else {}
+    monitoring = lake.read_table(spark, "monitoring", batch_id)
+    records = monitoring.toPandas().to_dict("records") if monitoring is not None else []
+    csv = lake.batch_csv(batch_id)
+    final_rows = spark.read.option("header", True).option("multiLine", True).csv(csv).count() \
+        if lake.fs.exists(csv) else None
+    checks = quality.run_checks(
+        bronze_df=lake.read_table(spark, "bronze", batch_id), silver_df=lake.read_table(spark, "silver", batch_id),
+        quarantine_df=lake.read_table(spark, "quarantine", batch_id), all_silver=lake.read_table(spark, "silver"),
+        feature_rows=lake.read_table(spark, "features"), events_hourly=lake.read_table(spark, "events_hourly"),
+        final_rows=final_rows, model_metrics=metrics,
+        gate_failures=model.gate_failures(metrics, gate) if scored_by else ["no champion model"],
+        monitoring=model.monitoring_from_record(records[0]) if records else None,
+        ingested_df=lake.read_table(spark, "ingested_files", batch_id), all_bronze=lake.read_table(spark, "bronze"),
+        thresholds=quality.default_thresholds(year, **thresholds))
+    return checks, scored_by
+
+
+def write_reports(lake, checks, batch_id: str, scored_by) -> dict:
+    """The quality report as JSON and Markdown beside the quality tables (and `latest.md`)."""
+    from lib import quality
+
+    data, summary = quality.report(checks, {"batch_id": batch_id,
+                                            "champion_version": scored_by.version if scored_by else None})
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report_json = lake.write_json("quality_reports", f"{batch_id}_{stamp}.json", data)
+    report_md = lake.path("quality_reports", f"{batch_id}_{stamp}.md")
+    lake.fs.write_text(report_md, summary)
+    lake.fs.write_text(lake.path("quality_reports", "latest.md"), summary)
+    return {"report": report_json, "report_md": report_md, "summary": summary}

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lib import templates
+from lib.config import DEFAULTS
 
 
 @dataclass
@@ -180,8 +181,7 @@ def default_thresholds(year: int, **overrides) -> dict:
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     return {"min_timestamp": datetime(min(year, now.year) - 30, 1, 1),
             "max_timestamp": max(datetime(year + 2, 1, 1), now + timedelta(days=1)),
-            "max_quarantine_ratio": 0.05, "max_unknown_templates": 20, "max_psi": 0.25,
-            "max_anomaly_rate_jump": 0.2, "fail_on_drift": False, **overrides}
+            **DEFAULTS.quality(), **overrides}
 
 
 def report(checks: list[Check], context: dict) -> tuple[dict, str]:

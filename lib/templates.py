@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+from lib.config import DEFAULTS
+
 # Every regex is compiled by both java.util.regex and Python's `re` (ASCII mode).
 # Rules that keep them equivalent: every regex starts with `(?s)` (DOTALL: `.` is any
 # character, and Java's `.*` is far faster than `[\s\S]*`); no `$`, `\b`, `\Z` (their
@@ -749,7 +751,7 @@ REPEAT_REGEX = r"(?s)^message repeated ([0-9]++) times: \[ ?(.*)\]" + END
 # can forge it: one line must not stand for a billion failures. A repeated sshd message names
 # one connection (its pid and port), and one connection fails at most MaxAuthTries times
 # (default 6), so counts are bounded to [1, MAX_REPEAT]; the claim stays in `message`.
-MAX_REPEAT = 10  # the default of the silver_load parameter `max_repeat`
+MAX_REPEAT = DEFAULTS.max_repeat  # the default of the silver_load parameter `max_repeat`
 MAX_REPEAT_RANGE = (1, 1_000_000)
 
 

@@ -40,3 +40,21 @@ def test_silver_load_refuses_a_wrong_zone_before_spark(tmp_path):
             "    print(e.ename, e.evalue); sys.exit(3)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 3 and "ValueError unknown timezone 'Berlin'" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def _logic(cell) -> list[str]:
+    return [line for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_notebooks_open_with_one_context_call_and_hold_no_long_cells():
+    """Each notebook: parameters, then `start(globals())`; no code cell beyond ~15 lines; no path hacks."""
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "p, spark, lake = start(globals())" in code[1].source, path.name
+        assert "finish(" in code[-1].source, path.name
+        assert "sys.path" not in "".join(c.source for c in code), path.name
+        long = {i: len(_logic(c)) for i, c in enumerate(code[1:], 1) if len(_logic(c)) > 15}
+        assert long == {}, f"{path.name}: cells with more than 15 lines of logic: {long}"

@@ -1,0 +1,42 @@
+"""What every notebook opens and closes with.
+
+    p, spark, lake = start(globals())
+    ...
+    finish({...}, globals())
+
+`start` reads the parameters (widgets on Databricks, papermill's injected values
+elsewhere), refuses bad ones in one line before Spark starts, then returns them with the
+Spark session and the lake they name. `finish` hands the notebook's result to ADF or the
+local runner.
+"""
+from __future__ import annotations
+
+from lib.params import notebook_exit, notebook_params
+
+
+def checked(p):
+    """`p` with the parameters that have a rule checked and normalised (ValueError naming the first bad one)."""
+    from lib.params import time_params
+    from lib.templates import max_repeat
+
+    if hasattr(p, "year") or hasattr(p, "timezone"):
+        p.year, p.timezone = time_params(getattr(p, "year", 0), getattr(p, "timezone", "UTC"))
+    if hasattr(p, "max_repeat"):
+        p.max_repeat = max_repeat(p.max_repeat)
+    return p
+
+
+def start(namespace: dict):
+    """(parameters, Spark session, Lake) for the notebook whose globals are `namespace`."""
+    from lib.lake import Lake
+    from lib.spark import get_spark
+
+    p = checked(notebook_params(namespace))
+    dbutils = namespace.get("dbutils")
+    spark = get_spark()
+    return p, spark, Lake.from_params(p.lake_root, p.storage_account, dbutils=dbutils)
+
+
+def finish(result: dict, namespace: dict) -> None:
+    """End the notebook with `result` (JSON): ``dbutils.notebook.exit`` on Databricks, a file locally."""
+    notebook_exit(result, namespace)
