@@ -16,7 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-COLUMNS = ("src", "window_start", "window_minutes", "anomaly_score", "is_anomaly", "explanation", "model_version")
+from lib import tables
+
+COLUMNS = tables.columns("anomalies")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 

@@ -23,7 +23,9 @@ from pyspark.sql import functions as F
 
 import hashlib
 
-COLUMNS = ("source_file", "file_id", "line_number", "line", "raw_bytes", "source_modified", "ingest_ts", "batch_id")
+from lib import tables
+
+COLUMNS = tables.columns("bronze")
 HEAD_BYTES = 1024  # how much of a file's start confirms its identity
 
 
@@ -146,8 +148,7 @@ def seen_files(bronze_table: DataFrame | None, batch_id: str) -> list[dict]:
             for h in heads(other, "file_id", exact)]
 
 
-INGESTED_SCHEMA = ("source_file string, read_path string, file_id string, lines long, already_ingested long, "
-                   "new_lines long, ingest_ts timestamp, batch_id string")
+INGESTED_SCHEMA = tables.table("ingested_files").ddl()
 
 
 def ingested_files(spark: SparkSession, plan: list[dict], names: dict[str, str], batch_id: str, ingest_ts) -> DataFrame:

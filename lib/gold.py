@@ -9,15 +9,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lib import features
+from lib import features, tables
 
-FINAL_COLUMNS = ("timestamp", "host", "process", "pid", "event_id", "event_template", "message", "user",
-                 "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type", "key_fingerprint",
-                 "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious", "source_file", "line_number",
-                 "batch_id")
+# the final CSV: Silver's sshd rows, event columns first, lineage last
+FINAL_COLUMNS = tuple(c for c in tables.columns("silver") if c not in tables.LINEAGE + ("category",)) + tables.LINEAGE
 FINAL_ORDER = ("source_file", "line_number")  # the final CSV's rows: file order
-SOURCE_HOURLY = ("src", "hour", "attempts", "failures", "successes", "distinct_users", "invalid_user_attempts",
-                 "root_attempts", "events", "first_seen", "last_seen")
+SOURCE_HOURLY = tables.columns("source_hourly")
 
 
 def iso_utc(ts) -> F.Column:

@@ -35,6 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from lib import tables
 from lib import templates as tp
 
 ATTEMPT_COLUMNS = ("src", "t", "outcome", "user", "invalid_user", "weight", "method", "event_id", "source_file",
@@ -170,17 +171,9 @@ def _iso(t: float) -> str:
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 TECHNIQUES = {"brute_force": ["T1110.001"], "low_and_slow": ["T1110.001"], "password_spraying": ["T1110.003"],
               "credential_stuffing": ["T1110.004"], "distributed_campaign": ["T1110.003"], "scanning": ["T1595"]}
-INCIDENT_COLUMNS = ("incident_id", "rank", "kind", "severity", "techniques", "summary", "sources", "source_count",
-                    "first_seen", "last_seen", "attempts", "failures", "successes", "distinct_users", "top_users",
-                    "invalid_users", "account", "success_at", "success_source", "evidence", "detectors",
-                    "model_score", "detected_at", "time_to_detect_s")
+INCIDENT_COLUMNS = tables.columns("incidents")
 # The gold incidents table (business_reports/incidents), in INCIDENT_COLUMNS order.
-INCIDENTS_SCHEMA = ("incident_id string, rank int, kind string, severity string, techniques array<string>, "
-                    "summary string, sources array<string>, source_count int, first_seen string, last_seen string, "
-                    "attempts long, failures long, successes long, distinct_users int, top_users array<string>, "
-                    "invalid_users int, account string, success_at string, success_source string, "
-                    "evidence array<string>, detectors array<string>, model_score double, detected_at string, "
-                    "time_to_detect_s double")
+INCIDENTS_SCHEMA = tables.table("incidents").ddl()
 
 
 def stamp_detection(found: list[dict], now: datetime | None = None) -> list[dict]:

@@ -32,6 +32,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lib import tables
+
 LAYERS = ("bronze", "silver", "gold", "models")
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT_ENV = "LAKEHOUSE_OUTPUT"
@@ -47,24 +49,8 @@ def default_output() -> Path:
 def default_tracking_uri() -> str:
     return f"sqlite:///{default_output() / 'mlflow.db'}"
 
-TABLES = {
-    "raw_logs": ("bronze", "raw_logs"),
-    "bronze": ("bronze", "processed"),
-    "ingested_files": ("bronze", "ingested_files"),
-    "silver": ("silver", "structured_logs"),
-    "quarantine": ("silver", "quarantine"),
-    "quality_reports": ("silver", "quality_reports"),
-    "final_data": ("gold", "final_data"),
-    "source_hourly": ("gold", "business_reports/source_hourly"),
-    "events_hourly": ("gold", "business_reports/events_hourly"),
-    "top_sources": ("gold", "business_reports/top_sources"),
-    "features": ("gold", "business_reports/source_features"),
-    "anomalies": ("gold", "business_reports/anomalies"),
-    "incidents": ("gold", "business_reports/incidents"),
-    "monitoring": ("gold", "business_reports/model_monitoring"),
-    "published": ("gold", "business_reports/published"),
-    "models": ("models", ""),
-}
+# table -> (layer, path below it), from the registry
+TABLES = {name: (t.layer, t.path) for name, t in tables.TABLES.items()}
 FINAL_CSV = "openssh_logs_final.csv"
 SOURCES_MANIFEST = "_sources.json"  # beside landed files: their names as the user gave them
 
@@ -276,17 +262,20 @@ class Lake:
         return path
 
     # ---- Spark I/O: Delta tables -------------------------------------------
-    def write_partition(self, df, table: str, batch_id: str, partition_by: tuple = ()) -> str:
-        """Replace batch `batch_id` of `table` (partitioned by batch) with `df`'s rows, in one Delta commit.
+    def write_partition(self, df, table: str, batch_id: str) -> str:
+        """Replace batch `batch_id` of `table` with `df`'s rows, in one Delta commit, partitioned as the
+        registry (`lib.tables`) says (by batch first).
 
         `replaceWhere` makes a re-run of a batch a replace, not a second append; Delta
         checks that every row written belongs to the batch, and enforces the table's schema.
         """
         from pyspark.sql import functions as F
 
+        if tables.table(table).partition_by[:1] != ("batch_id",):
+            raise ValueError(f"{table} is not partitioned by batch: write it with write_table or replace_keys")
         predicate = f"batch_id = '{_batch_literal(batch_id)}'"
         (df.withColumn("batch_id", F.lit(batch_id)).write.format("delta").mode("overwrite")
-         .option("replaceWhere", predicate).partitionBy("batch_id", *partition_by).save(self.path(table)))
+         .option("replaceWhere", predicate).partitionBy(*tables.table(table).partition_by).save(self.path(table)))
         return self.path(table)
 
     def replace_keys(self, df, table: str, column: str, seconds: list[int]) -> str:
@@ -398,7 +387,7 @@ class Lake:
         # (1M lines, medians of three: 32.8 s against 42.4 s; BENCHMARKS.md).
         parsed = silver.parse(bronze_rows, year, tz, max_repeat=cap).persist(StorageLevel.DISK_ONLY)
         try:
-            self.write_partition(silver.events(parsed), "silver", batch_id, partition_by=("category",))
+            self.write_partition(silver.events(parsed), "silver", batch_id)
             self.write_partition(silver.quarantine(parsed), "quarantine", batch_id)
         finally:
             parsed.unpersist()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lib import features
+from lib import features, tables
 from lib.config import DEFAULTS
 from lib.synth import ATTACK_KINDS
 
@@ -402,8 +402,7 @@ def monitoring_row(batch_id: str, version: str, train: pd.DataFrame, scored_rows
             "psi": {f: psi(train[f], scored_rows[f]) for f in features.MODEL_FEATURES}}
 
 
-MONITORING_SCHEMA = ("model_version string, predictions long, anomalies long, anomaly_rate double, "
-                     "anomaly_rate_jump double, psi_json string, run_ts timestamp")
+MONITORING_SCHEMA = tables.table("monitoring").ddl(without=("batch_id",))  # the writer adds batch_id
 
 
 def monitoring_record(monitor: dict, run_ts) -> pd.DataFrame:
@@ -421,8 +420,7 @@ def monitoring_from_record(record: dict) -> dict:
             "anomaly_rate_jump": None if jump is None or (isinstance(jump, float) and math.isnan(jump)) else jump}
 
 
-ANOMALIES_SCHEMA = ("src string, window_start timestamp, window_minutes int, anomaly_score double, "
-                    "is_anomaly boolean, explanation string, model_version string")
+ANOMALIES_SCHEMA = tables.table("anomalies").ddl()
 
 
 def _pyplot():

@@ -15,12 +15,11 @@ from functools import lru_cache
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from lib import tables
 from lib import templates as tp
 
 # Field names of a parsed line, in output order (also Silver's columns, plus lineage).
-FIELDS = ("line_number", "timestamp", "host", "process", "pid", "category", "event_id", "event_template",
-          "message", "user", "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type",
-          "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious", "reason")
+FIELDS = ("line_number",) + tuple(c for c in tables.columns("silver") if c not in tables.LINEAGE) + ("reason",)
 
 _A = re.ASCII
 

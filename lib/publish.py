@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from lib import model
+from lib import model, tables
 
 PENDING_TAG = "pending_champion"  # on a model version: the batch whose validation promotes it
 PUBLISHED_TABLES = ("features", "source_hourly", "events_hourly", "top_sources", "anomalies", "incidents")
-PUBLISHED_SCHEMA = ("published_at timestamp, model_version string, anomalies_version long, "
-                    "table_versions string, final_csv string")
+PUBLISHED_SCHEMA = tables.table("published").ddl(without=("batch_id",))  # the writer adds batch_id
 
 
 def propose(client, model_name: str, version: str, batch_id: str) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lib import templates
+from lib import tables, templates
 from lib.config import DEFAULTS
 
 
@@ -49,17 +49,9 @@ def _schema_check(name: str, df: DataFrame | None, expected: dict) -> Check:
                  "as expected" if not wrong else ", ".join(f"{c} is {a} not {t}" for c, (a, t) in wrong.items()))
 
 
-BRONZE_SCHEMA = {"source_file": "string", "file_id": "string", "line_number": "bigint", "line": "string", "raw_bytes": "binary",
-                 "source_modified": "timestamp", "ingest_ts": "timestamp",
-                 "batch_id": "string"}
-SILVER_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "timestamp": "timestamp",
-                 "host": "string", "process": "string", "pid": "int", "category": "string", "event_id": "string",
-                 "event_template": "string", "message": "string", "user": "string", "invalid_user": "boolean",
-                 "src_ip": "string", "src_host": "string", "src_port": "int", "auth_method": "string",
-                 "key_type": "string", "key_fingerprint": "string", "outcome": "string", "action": "string",
-                 "preauth": "boolean", "repeat_count": "int", "inferred": "array<string>",
-                 "suspicious": "array<string>"}
-QUARANTINE_SCHEMA = {"source_file": "string", "line_number": "bigint", "batch_id": "string", "reason": "string"}
+BRONZE_SCHEMA = tables.table("bronze").types
+SILVER_SCHEMA = tables.table("silver").types
+QUARANTINE_SCHEMA = tables.table("quarantine").types
 
 
 def run_checks(*, bronze_df: DataFrame | None, silver_df: DataFrame | None, quarantine_df: DataFrame | None,

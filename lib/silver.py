@@ -24,15 +24,14 @@ from functools import lru_cache
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lib import tables
 from lib import templates as tp
 
 MARK = "\x02"  # prefixes a successful rewrite; no input that can match starts with it
 
-EVENT_COLUMNS = ("timestamp", "host", "process", "pid", "category", "event_id", "event_template", "message",
-                 "user", "invalid_user", "src_ip", "src_host", "src_port", "auth_method", "key_type",
-                 "key_fingerprint", "outcome", "action", "preauth", "repeat_count", "inferred", "suspicious")
-SILVER_COLUMNS = ("source_file", "line_number", "batch_id") + EVENT_COLUMNS
-QUARANTINE_COLUMNS = ("source_file", "line_number", "batch_id", "line", "reason")
+SILVER_COLUMNS = tables.columns("silver")
+EVENT_COLUMNS = tuple(c for c in SILVER_COLUMNS if c not in tables.LINEAGE)
+QUARANTINE_COLUMNS = tables.columns("quarantine")
 
 
 def _map(pairs: dict) -> Column:
@@ -331,7 +330,7 @@ def parse(bronze: DataFrame, year: int | None, tz: str = "UTC", max_repeat: int 
 
 # Columns added to Silver since its first release (name -> SQL type): `Lake.write_silver` adds them
 # to a lake written before.
-SILVER_SCHEMA_ADDITIONS = {"suspicious": "array<string>"}
+SILVER_SCHEMA_ADDITIONS = {c: tables.table("silver").types[c] for c in ("suspicious",)}
 
 
 def repeat_count(digits: Column, cap: int = tp.MAX_REPEAT) -> Column:

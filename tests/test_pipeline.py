@@ -79,6 +79,21 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
         {Path(lake.path(t)).name for t in tables if TABLES[t][1].startswith("business_reports/")}
 
 
+def test_every_table_a_run_writes_is_the_registry_table(synthetic, spark):
+    """Columns, their order and types, and partition columns as `lib.tables` declares them."""
+    from lib import tables
+
+    lake = Lake.from_params(synthetic[2]["lake"])
+    for name, table in tables.TABLES.items():
+        assert lake.is_delta(name) == table.delta, name
+        if not table.delta:
+            continue
+        written = lake.read_table(spark, name).schema
+        assert [(f.name, f.dataType.simpleString()) for f in written.fields] == list(table.types.items()), name
+        detail = spark.sql(f"DESCRIBE DETAIL delta.`{lake.path(name)}`").select("partitionColumns").first()[0]
+        assert tuple(detail) == table.partition_by, name
+
+
 def test_champion_loads_and_scores_a_gold_feature_frame(synthetic, spark):
     import mlflow
 
