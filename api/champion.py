@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lib import model, signing
+from lib import registry, signing
 
 log = logging.getLogger("api.champion")
 
@@ -36,7 +36,7 @@ class Champion:
     def __init__(self, tracking_uri: str, name: str, alias: str, public_key: str):
         import mlflow
 
-        # The registry lives beside the tracking server, as in the pipeline (lib.model.setup_mlflow).
+        # The registry lives beside the tracking server, as in the pipeline (lib.registry.setup_mlflow).
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = mlflow.MlflowClient(tracking_uri, tracking_uri)
@@ -55,7 +55,7 @@ class Champion:
         with self._lock:
             previous = self.current.version if self.current else None
             try:
-                version = model.alias_version(self.client, self.name, self.alias)
+                version = registry.alias_version(self.client, self.name, self.alias)
                 if version is not None and version.version != previous:
                     self.current = self._load(version)
                     log.info("model loaded", extra={"fields": {"model": self.name, "version": version.version,

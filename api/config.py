@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from lib import model, signing
+from lib import registry, signing
 from lib.config import DEFAULTS
 from lib.lake import Lake, default_output, default_tracking_uri
 
@@ -74,7 +74,7 @@ class Settings:
             api_token=token,
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or default_tracking_uri(),
             model_name=env.get("MODEL_NAME") or DEFAULTS.model_name,
-            model_alias=env.get("MODEL_ALIAS") or model.CHAMPION,
+            model_alias=env.get("MODEL_ALIAS") or registry.CHAMPION,
             model_public_key=public_key,
             poll_seconds=number("MODEL_POLL_SECONDS", 60),
             anomalies_path=env.get("ANOMALIES_PATH") or Lake.from_params().path("anomalies"),

@@ -95,8 +95,12 @@ def _evaluate(args) -> int:
 
 
 def _bench(args) -> int:
-    from lib import bench
-
+    try:  # development tooling: in a checkout, not in the wheel a job installs
+        from devtools import bench
+    except ImportError:
+        print("error: the benchmark runs from a checkout of the repository (devtools/ is not in the wheel)",
+              file=sys.stderr)
+        return 2
     return bench.main(args)
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lib import evaluate, features, gold, incidents, model, publish, scoring, signing
+from lib import evaluate, features, gold, incidents, model, monitoring, plots, publish, registry, scoring, signing
 from lib.lake import default_tracking_uri
 
+TOP_INCIDENTS = 5  # in the notebook's result and the console summary
 TRAINING_PARAMS = ("window_minutes", "burst_minutes", "contamination", "score_threshold", "n_estimators", "seed",
                    "train_lines", "train_seed", "eval_lines", "eval_seed")
 
@@ -58,7 +59,7 @@ def open_registry(lake, tracking_uri: str, model_name: str):
     """An MlflowClient on `tracking_uri` ("" = the local SQLite store), the experiment created once."""
     tracking_uri = tracking_uri or default_tracking_uri()
     artifacts = lake.path("models", "mlflow-artifacts") if tracking_uri.startswith("sqlite:") else None
-    return model.setup_mlflow(tracking_uri, artifacts, model_name=model_name)
+    return registry.setup_mlflow(tracking_uri, artifacts, model_name=model_name)
 
 
 def training_config(params) -> dict:
@@ -80,9 +81,9 @@ def train_or_reuse(client, model_name: str, config: dict, run_name: str, signing
                                           config["burst_minutes"])
     if lake_rows is not None:
         train = pd.concat([train, lake_rows.assign(label="unlabeled")], ignore_index=True)
-    existing = model.find_version(client, model_name, fingerprint)
+    existing = registry.find_version(client, model_name, fingerprint)
     if existing:
-        metrics = model.run_metrics(client, existing)
+        metrics = registry.run_metrics(client, existing)
         per_kind = pd.DataFrame([{"kind": k, "model_recall": metrics.get(f"recall_{k}"),
                                   "rule_recall": metrics.get(f"rule_recall_{k}")}
                                  for k in model.ATTACK_KINDS if f"recall_{k}" in metrics])
@@ -107,7 +108,7 @@ def _train(client, model_name, config, run_name, train, fingerprint, lineage) ->
     metrics = model.evaluate(evaluation, eval_scores, rule, config["window_minutes"])
     metrics.update(evaluate.incident_metrics(eval_events, eval_labels))
     per_kind = pd.DataFrame(metrics.pop("per_kind"))
-    versus = model.compare_with_champion(client, model_name, evaluation, metrics["pr_auc"])
+    versus = registry.compare_with_champion(client, model_name, evaluation, metrics["pr_auc"])
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params({**config, **lineage, "model_name": model_name, "features": ",".join(features.MODEL_FEATURES),
                            "threshold": detector.threshold, "training_fingerprint": fingerprint,
@@ -116,13 +117,13 @@ def _train(client, model_name, config, run_name, train, fingerprint, lineage) ->
         mlflow.log_dict({"features": list(features.MODEL_FEATURES),
                          "definitions": {f.name: f.doc or f.kind for f in features.FEATURES}}, "features.json")
         mlflow.log_table(per_kind, "per_kind_recall.json")
-        mlflow.log_figure(model.score_histogram(evaluation, eval_scores, detector.threshold), "score_histogram.png")
-        mlflow.log_figure(model.recall_by_kind(per_kind), "per_kind_recall.png")
-        info = model.log_model(detector, evaluation, model_name)
+        mlflow.log_figure(plots.score_histogram(evaluation, eval_scores, detector.threshold), "score_histogram.png")
+        mlflow.log_figure(plots.recall_by_kind(per_kind), "per_kind_recall.png")
+        info = registry.log_model(detector, evaluation, model_name)
         mlflow.set_tags({"champion_comparison": str(versus)})
     version = client.get_model_version(model_name, info.registered_model_version)
     client.set_model_version_tag(model_name, version.version, "training_fingerprint", fingerprint)
-    client.set_registered_model_alias(model_name, model.CHALLENGER, version.version)
+    client.set_registered_model_alias(model_name, registry.CHALLENGER, version.version)
     return Training(version, metrics, per_kind, False, train, fingerprint, versus, run.info.run_id)
 
 
@@ -130,7 +131,7 @@ def propose(client, model_name: str, training: Training, gate: dict, batch_id: s
     """Check `training` against `gate` and the champion; propose it for champion when it passes.
     Raises when there is no version to score the batch with (the first model failed the gate)."""
     blockers = model.gate_failures(training.metrics, gate)
-    champion = model.alias_version(client, model_name, model.CHAMPION)
+    champion = registry.alias_version(client, model_name, registry.CHAMPION)
     versus = training.versus
     if not training.reused and not blockers and not versus.get("as_good_as_champion", True):
         blockers.append(f"PR-AUC {training.metrics['pr_auc']:.3f} below champion v{versus['champion_version']}'s "
@@ -151,7 +152,7 @@ def score_batch(spark, lake, model_name: str, version, batch_id: str, window_min
     from pyspark.sql import functions as F
 
     feature_table = lake.read_table(spark, "features") if feature_table is None else feature_table
-    scorer = model.load_version(model_name, version.version)
+    scorer = registry.load_version(model_name, version.version)
     events = lake.read_table(spark, "silver")
     batch_events = events.where(F.col("batch_id") == batch_id)
     touched = gold.touched(batch_events, window_minutes)["windows"]
@@ -190,18 +191,18 @@ def record_monitoring(spark, lake, client, batch_id: str, training: Training, pr
     previous = previous.where(previous.batch_id != batch_id).orderBy("run_ts", ascending=False).limit(1).toPandas() \
         if previous is not None else pd.DataFrame()
     version = promotion.scoring.version
-    monitor = model.monitoring_row(batch_id, version, training.train, result.batch_rows, result.batch_scored,
+    monitor = monitoring.monitoring_row(batch_id, version, training.train, result.batch_rows, result.batch_scored,
                                    float(previous["anomaly_rate"].iloc[0]) if len(previous) else None)
     flagged = result.anomalies.select("window_start", "is_anomaly").toPandas()
     with mlflow.start_run(run_name=f"monitor-{batch_id}"):
         mlflow.log_metrics({"predictions": monitor["predictions"], "anomaly_rate": monitor["anomaly_rate"],
                             **{f"psi_{k}": v for k, v in monitor["psi"].items()}})
         mlflow.set_tags({"batch_id": batch_id, "model_version": str(version)})
-        mlflow.log_figure(model.anomalies_over_time(flagged, flagged), "anomalies_over_time.png")
+        mlflow.log_figure(plots.anomalies_over_time(flagged, flagged), "anomalies_over_time.png")
     if training.run_id:  # the training run holds its first scoring of the lake too
-        client.log_figure(training.run_id, model.anomalies_over_time(flagged, flagged), "anomalies_over_time.png")
-    record = model.monitoring_record(monitor, pd.Timestamp.now(tz="UTC"))
-    lake.write_partition(spark.createDataFrame(record, schema=model.MONITORING_SCHEMA), "monitoring", batch_id)
+        client.log_figure(training.run_id, plots.anomalies_over_time(flagged, flagged), "anomalies_over_time.png")
+    record = monitoring.monitoring_record(monitor, pd.Timestamp.now(tz="UTC"))
+    lake.write_partition(spark.createDataFrame(record, schema=monitoring.MONITORING_SCHEMA), "monitoring", batch_id)
     return monitor
 
 
@@ -216,4 +217,8 @@ def summary(model_name: str, training: Training, promotion: Promotion, result: S
             "windows": windows, "scored": len(result.scored), "scored_all": bool(result.whole_lake),
             "batch_anomalies": int(result.batch_scored["is_anomaly"].sum()), "final_csv": result.final_csv,
             "incidents": len(found), "compromises": int((found["kind"] == "compromise").sum()),
+            "compromised": [{"account": r.account, "source": r.success_source, "at": r.success_at}
+                            for r in found[found["kind"] == "compromise"].sort_values("rank").itertuples()],
+            "top_incidents": [{"rank": int(r.rank), "severity": r.severity, "kind": r.kind, "summary": r.summary}
+                              for r in found.sort_values("rank").head(TOP_INCIDENTS).itertuples()],
             "pr_auc": training.metrics.get("pr_auc"), "recall": training.metrics.get("recall")}

@@ -1,4 +1,4 @@
-"""Anomaly detection on source-windows: model, explanations, evaluation, MLflow.
+"""Anomaly detection on source-windows: the model, its explanations, its evaluation and gate.
 
 * The model is a scikit-learn Pipeline (log1p -> StandardScaler -> IsolationForest)
   over `features.MODEL_FEATURES`. Its alarm threshold is the `1 - contamination`
@@ -7,29 +7,27 @@
   the benign profile (median and spread, in log space, of the training windows the
   model itself calls normal).
 * `evaluate` measures it on a labeled set beside a fail2ban-style rule.
-* MLflow: the model is logged as a pyfunc (the sklearn pipeline inside is stored with
-  cloudpickle) that takes a feature frame and returns score, flag and explanation;
-  versions of ``ssh-anomaly-model`` move between the aliases ``challenger`` and
-  ``champion`` (registry stages are deprecated).
+* `synthetic_windows` makes the labeled sets it learns from and is measured on;
+  `training_fingerprint` identifies a training.
+
+MLflow logging and the registry are in `lib.registry`, drift in `lib.monitoring`, charts
+in `lib.plots`; `lib.lifecycle` runs the steps.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from lib import features, tables
+from lib import features
 from lib.config import DEFAULTS
 from lib.synth import ATTACK_KINDS
 
 MODEL_NAME = DEFAULTS.model_name
-EXPERIMENT = "ssh-anomaly-detection"
-CHAMPION, CHALLENGER = "champion", "challenger"
 EXPLAIN_TOP = 3
 
 
@@ -212,115 +210,6 @@ def gate_failures(metrics: dict, gate: dict) -> list[str]:
     return out
 
 
-def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
-    """Population stability index of `actual` against `expected` (quantile bins of expected)."""
-    expected, actual = np.log1p(np.asarray(expected, float)), np.log1p(np.asarray(actual, float))
-    if len(expected) == 0 or len(actual) == 0:
-        return float("nan")
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
-    edges[0], edges[-1] = -np.inf, np.inf
-    e = np.histogram(expected, edges)[0] / len(expected)
-    a = np.histogram(actual, edges)[0] / len(actual)
-    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-# ------------------------------------------------------------------ MLflow
-def _pyfunc_class():
-    import mlflow.pyfunc
-
-    class SshAnomalyModel(mlflow.pyfunc.PythonModel):
-        """Feature frame in; anomaly_score, is_anomaly and explanation out."""
-
-        def load_context(self, context):
-            import mlflow.sklearn
-
-            with open(context.artifacts["model_config"], encoding="utf-8") as f:
-                cfg = json.load(f)
-            self.model = AnomalyModel(mlflow.sklearn.load_model(context.artifacts["pipeline"]),
-                                      threshold=cfg["threshold"], profile=cfg["profile"],
-                                      features=tuple(cfg["features"]))
-
-        # Annotated with a type MLflow takes as "no schema from the hint": the explicit
-        # signature given in `log_model` validates the input (unannotated, MLflow warns).
-        def predict(self, context, model_input: pd.DataFrame, params=None):
-            return self.model.predict(pd.DataFrame(model_input))
-
-    return SshAnomalyModel
-
-
-def setup_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str = EXPERIMENT,
-                 model_name: str = MODEL_NAME):
-    """Point MLflow at the tracking server/store and the registry; create the experiment once.
-
-    On Databricks (``tracking_uri='databricks'``) experiments live under ``/Shared`` and a
-    three-part model name (``catalog.schema.model``) selects the Unity Catalog registry.
-    """
-    import mlflow
-
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        if tracking_uri == "databricks":
-            mlflow.set_registry_uri("databricks-uc" if model_name.count(".") == 2 else "databricks")
-            experiment = f"/Shared/{experiment}"
-        else:
-            mlflow.set_registry_uri(tracking_uri)
-    client = mlflow.MlflowClient()
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        client.create_experiment(experiment, artifact_location=artifact_root)
-    mlflow.set_experiment(experiment)
-    return client
-
-
-def log_model(model: AnomalyModel, example: pd.DataFrame, model_name: str = MODEL_NAME):
-    """Log `model` to the active run as a pyfunc and register a new version of `model_name`."""
-    import mlflow
-    import mlflow.sklearn
-    import sklearn
-    from mlflow.models import infer_signature
-
-    lib_dir = os.path.dirname(os.path.abspath(__file__))
-    with tempfile.TemporaryDirectory() as tmp:
-        pipe_dir = os.path.join(tmp, "pipeline")
-        mlflow.sklearn.save_model(model.pipeline, pipe_dir, serialization_format="cloudpickle")
-        cfg_path = os.path.join(tmp, "model_config.json")
-        with open(cfg_path, "w", encoding="utf-8") as f:
-            json.dump({"threshold": model.threshold, "profile": model.profile, "features": list(model.features)}, f)
-        example = example[list(model.features)].astype(float).head(5)
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=_pyfunc_class()(), artifacts={"pipeline": pipe_dir, "model_config": cfg_path},
-            code_paths=[lib_dir], input_example=example, signature=infer_signature(example, model.predict(example)),
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}",
-                              f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
-            registered_model_name=model_name)
-    return info
-
-
-def alias_version(client, model_name: str, alias: str):
-    """The model version behind `alias`, or None."""
-    try:
-        return client.get_model_version_by_alias(model_name, alias)
-    except Exception as exc:  # the registry raises RestException/MlflowException when unset
-        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower() or "RESOURCE_DOES_NOT_EXIST" in str(exc):
-            return None
-        raise
-
-
-def load_alias(model_name: str, alias: str):
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
-
-
-def load_version(model_name: str, version: str):
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-
-
 # ------------------------------------------------------------ labeled sets
 def synthetic_windows(lines: int, seed: int, window_minutes: int = 60, burst_minutes: int = 10):
     """A generated log as (source-window feature rows with labels, parsed events, session labels).
@@ -357,117 +246,5 @@ def training_fingerprint(config: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def find_version(client, model_name: str, fingerprint: str):
-    """The registered version trained with `fingerprint`, if any."""
-    try:
-        versions = client.search_model_versions(f"name='{model_name}'")
-    except Exception:  # no such registered model yet
-        return None
-    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
-        if (v.tags or {}).get("training_fingerprint") == fingerprint:
-            return v
-    return None
 
 
-def run_metrics(client, version) -> dict:
-    """Metrics logged by the training run of a model version (per-kind recalls included)."""
-    return dict(client.get_run(version.run_id).data.metrics) if version and version.run_id else {}
-
-
-def compare_with_champion(client, model_name: str, eval_rows: pd.DataFrame, new_pr_auc: float) -> dict:
-    """The current champion's PR-AUC on the same evaluation set, and whether the new model is as good."""
-    from sklearn.metrics import average_precision_score
-
-    champ = alias_version(client, model_name, CHAMPION)
-    if champ is None:
-        return {"champion_version": None, "champion_pr_auc": None, "as_good_as_champion": True}
-    try:
-        scores = load_alias(model_name, CHAMPION).predict(eval_rows[list(features.MODEL_FEATURES)])["anomaly_score"]
-        champ_pr = float(average_precision_score(eval_rows["label"] != "benign", scores))
-    except Exception as exc:  # a champion from older code that cannot score today's features
-        return {"champion_version": champ.version, "champion_pr_auc": None, "as_good_as_champion": True,
-                "champion_error": f"{type(exc).__name__}: {exc}"}
-    return {"champion_version": champ.version, "champion_pr_auc": champ_pr,
-            "as_good_as_champion": new_pr_auc >= champ_pr - 1e-9}
-
-
-def monitoring_row(batch_id: str, version: str, train: pd.DataFrame, scored_rows: pd.DataFrame,
-                   predictions: pd.DataFrame, previous_rate: float | None) -> dict:
-    """Prediction count, anomaly rate, its change since the previous batch, PSI per feature."""
-    rate = float(predictions["is_anomaly"].mean()) if len(predictions) else 0.0
-    return {"batch_id": batch_id, "model_version": str(version), "predictions": int(len(predictions)),
-            "anomalies": int(predictions["is_anomaly"].sum()) if len(predictions) else 0,
-            "anomaly_rate": rate,
-            "anomaly_rate_jump": None if previous_rate is None else rate - previous_rate,
-            "psi": {f: psi(train[f], scored_rows[f]) for f in features.MODEL_FEATURES}}
-
-
-MONITORING_SCHEMA = tables.table("monitoring").ddl(without=("batch_id",))  # the writer adds batch_id
-
-
-def monitoring_record(monitor: dict, run_ts) -> pd.DataFrame:
-    """`monitoring_row` as the gold monitoring table stores it (one row; PSI as JSON)."""
-    jump = monitor["anomaly_rate_jump"]
-    return pd.DataFrame([{"model_version": monitor["model_version"], "predictions": monitor["predictions"],
-                          "anomalies": monitor["anomalies"], "anomaly_rate": monitor["anomaly_rate"],
-                          "anomaly_rate_jump": float("nan") if jump is None else jump,
-                          "psi_json": json.dumps(monitor["psi"]), "run_ts": run_ts}])
-
-
-def monitoring_from_record(record: dict) -> dict:
-    jump = record.get("anomaly_rate_jump")
-    return {**record, "psi": json.loads(record["psi_json"]),
-            "anomaly_rate_jump": None if jump is None or (isinstance(jump, float) and math.isnan(jump)) else jump}
-
-
-ANOMALIES_SCHEMA = tables.table("anomalies").ddl()
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def score_histogram(eval_rows: pd.DataFrame, eval_scores: pd.DataFrame, threshold: float):
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    benign = (eval_rows["label"] == "benign").to_numpy()
-    ax.hist(eval_scores["anomaly_score"][benign], bins=40, alpha=0.6, label="benign windows")
-    ax.hist(eval_scores["anomaly_score"][~benign], bins=40, alpha=0.6, label="attack windows")
-    ax.axvline(threshold, color="k", linestyle="--", label="alarm threshold")
-    ax.set_xlabel("anomaly score")
-    ax.set_ylabel("source-windows")
-    ax.set_title("Evaluation set: anomaly scores")
-    ax.legend()
-    return fig
-
-
-def anomalies_over_time(rows: pd.DataFrame, predictions: pd.DataFrame):
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    if len(rows):
-        flagged = rows.loc[predictions["is_anomaly"].to_numpy()]
-        per_hour = flagged.groupby(pd.to_datetime(flagged["window_start"]).dt.floor("h")).size()
-        ax.bar(per_hour.index, per_hour.to_numpy(), width=0.03)
-    ax.set_ylabel("anomalous source-windows")
-    ax.set_title("Lake: anomalies over time")
-    fig.autofmt_xdate()
-    return fig
-
-
-def recall_by_kind(per_kind: pd.DataFrame):
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    x = np.arange(len(per_kind))
-    ax.bar(x - 0.2, per_kind["model_recall"], 0.4, label="model")
-    ax.bar(x + 0.2, per_kind["rule_recall"], 0.4, label="fail2ban rule (5 failures / 10 min)")
-    ax.set_xticks(x, per_kind["kind"])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("recall")
-    ax.set_title("Recall per attack kind, evaluation set")
-    ax.legend()
-    return fig

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from lib import model, tables
+from lib import model, monitoring, registry, tables
 
 PENDING_TAG = "pending_champion"  # on a model version: the batch whose validation promotes it
 PUBLISHED_TABLES = ("features", "source_hourly", "events_hourly", "top_sources", "anomalies", "incidents")
@@ -42,7 +42,7 @@ def pending(client, model_name: str, batch_id: str):
 
 def scoring_version(client, model_name: str, batch_id: str):
     """The version that scores the batch: the one proposed for it, else the current champion (or None)."""
-    return pending(client, model_name, batch_id) or model.alias_version(client, model_name, model.CHAMPION)
+    return pending(client, model_name, batch_id) or registry.alias_version(client, model_name, registry.CHAMPION)
 
 
 def publish(spark, lake, batch_id: str, client, model_name: str) -> dict:
@@ -51,9 +51,9 @@ def publish(spark, lake, batch_id: str, client, model_name: str) -> dict:
     the gold tables' current Delta versions as one row of `published` (the commit point)."""
     proposed = pending(client, model_name, batch_id)
     if proposed is not None:
-        client.set_registered_model_alias(model_name, model.CHAMPION, proposed.version)
+        client.set_registered_model_alias(model_name, registry.CHAMPION, proposed.version)
         client.delete_model_version_tag(model_name, proposed.version, PENDING_TAG)
-    champion = model.alias_version(client, model_name, model.CHAMPION)
+    champion = registry.alias_version(client, model_name, registry.CHAMPION)
     final_csv = None
     if batch_id == lake.latest_batch() and lake.fs.exists(lake.batch_csv(batch_id)):
         lake.fs.copy(lake.batch_csv(batch_id), lake.final_csv)
@@ -82,9 +82,9 @@ def audit(spark, lake, client, model_name: str, batch_id: str, year: int, gate: 
     from lib import quality
 
     scored_by = scoring_version(client, model_name, batch_id)
-    metrics = model.run_metrics(client, scored_by) if scored_by else {}
-    monitoring = lake.read_table(spark, "monitoring", batch_id)
-    records = monitoring.toPandas().to_dict("records") if monitoring is not None else []
+    metrics = registry.run_metrics(client, scored_by) if scored_by else {}
+    monitored = lake.read_table(spark, "monitoring", batch_id)
+    records = monitored.toPandas().to_dict("records") if monitored is not None else []
     csv = lake.batch_csv(batch_id)
     final_rows = spark.read.option("header", True).option("multiLine", True).csv(csv).count() \
         if lake.fs.exists(csv) else None
@@ -94,7 +94,7 @@ def audit(spark, lake, client, model_name: str, batch_id: str, year: int, gate: 
         feature_rows=lake.read_table(spark, "features"), events_hourly=lake.read_table(spark, "events_hourly"),
         final_rows=final_rows, model_metrics=metrics,
         gate_failures=model.gate_failures(metrics, gate) if scored_by else ["no champion model"],
-        monitoring=model.monitoring_from_record(records[0]) if records else None,
+        monitoring=monitoring.monitoring_from_record(records[0]) if records else None,
         ingested_df=lake.read_table(spark, "ingested_files", batch_id), all_bronze=lake.read_table(spark, "bronze"),
         thresholds=quality.default_thresholds(year, **thresholds))
     return checks, scored_by

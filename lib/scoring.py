@@ -11,8 +11,9 @@ from __future__ import annotations
 import pandas as pd
 from pyspark.sql import functions as F
 
-from lib import features
-from lib.model import ANOMALIES_SCHEMA
+from lib import features, tables
+
+ANOMALIES_SCHEMA = tables.table("anomalies").ddl()
 
 PREDICTION_COLUMNS = ("anomaly_score", "is_anomaly", "explanation")
 

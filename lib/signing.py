@@ -131,7 +131,7 @@ def download(model_name: str, version: str, folder: str) -> str:
 
 
 def sign_version(client, model_name: str, version: str, private_pem: bytes) -> str:
-    """Download version `version`'s artifacts (from MLflow's current registry, as `model.setup_mlflow`
+    """Download version `version`'s artifacts (from MLflow's current registry, as `registry.setup_mlflow`
     sets it, and by its `models:/` URI, as the API does), sign their digest, tag the version with both."""
     import tempfile
 

@@ -238,6 +238,7 @@ class StandaloneCluster:
         self.log_dir = Path(log_dir) if log_dir else None
         self.port, self.ui_port = free_port(), free_port()
         self.procs: list[subprocess.Popen] = []
+        self.work_dirs: list[Path] = []  # one per worker: an app-*/<executor>/ folder for each executor it ran
 
     @property
     def url(self) -> str:
@@ -250,12 +251,20 @@ class StandaloneCluster:
                                            start_new_session=True,
                                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
 
-    def alive_workers(self) -> int:
+    def _status(self) -> dict:
         import json
         import urllib.request
 
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=2) as r:
-            return len([w for w in json.load(r).get("workers", []) if w.get("state") == "ALIVE"])
+            return json.load(r)
+
+    def alive_workers(self) -> int:
+        return len([w for w in self._status().get("workers", []) if w.get("state") == "ALIVE"])
+
+    def applications(self) -> list[dict]:
+        """The applications the master has run or runs (its JSON status: name, cores, state)."""
+        status = self._status()
+        return status.get("completedapps", []) + status.get("activeapps", [])
 
     def start(self, timeout: float = 120) -> "StandaloneCluster":
         if self.log_dir:
@@ -263,9 +272,10 @@ class StandaloneCluster:
         self._spawn("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                     "--port", str(self.port), "--webui-port", str(self.ui_port))
         for i in range(self.workers):
+            self.work_dirs.append(Path(tempfile.mkdtemp(prefix="spark-worker-")))
             self._spawn(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
                         "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()),
-                        "--work-dir", tempfile.mkdtemp(prefix="spark-worker-"))
+                        "--work-dir", str(self.work_dirs[-1]))
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):

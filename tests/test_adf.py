@@ -23,7 +23,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from lib import runner
+from lib import adf, runner
 
 REPO = Path(__file__).resolve().parent.parent
 ADF = REPO / "adf"
@@ -100,7 +100,7 @@ def pipeline_problems(pipeline: dict, notebooks: Path = NOTEBOOKS, linked_servic
         name = act["name"]
         if _timeout(act["policy"]["timeout"]) >= MAX_TIMEOUT:
             problems.append(f"{name}: timeout {act['policy']['timeout']} is not under 7 days")
-        nb_name = runner.notebook_name(act)
+        nb_name = adf.notebook_name(act)
         path = notebooks / f"{nb_name}.ipynb"
         if not path.exists():
             problems.append(f"{name}: notebook notebooks/{nb_name}.ipynb does not exist")
@@ -155,10 +155,10 @@ def test_dag_is_acyclic_and_the_one_the_runner_executes():
     activities = load("pipeline.json")["properties"]["activities"]
     deps = {a["name"]: {d["activity"] for d in a.get("dependsOn", [])} for a in activities}
     graphlib.TopologicalSorter(deps).prepare()  # raises CycleError
-    order = [a["name"] for a in runner.notebook_activities(runner.load_pipeline())]
+    order = [a["name"] for a in adf.notebook_activities(adf.load_pipeline())]
     assert order == CHAIN
     assert all(deps[name] == ({order[i - 1]} if i else set()) for i, name in enumerate(order))
-    assert [runner.notebook_name(a) for a in runner.notebook_activities(runner.load_pipeline())] == CHAIN
+    assert [adf.notebook_name(a) for a in adf.notebook_activities(adf.load_pipeline())] == CHAIN
 
 
 def test_trigger_runs_the_pipeline_daily():
@@ -185,7 +185,7 @@ def test_notebook_paths_live_under_the_repos_folder_parameter():
     for act in pipeline["properties"]["activities"]:
         path = act["typeProperties"]["notebookPath"]["value"]
         assert path == f"@concat(pipeline().parameters.repo_path, '/notebooks/{act['name']}')"
-        assert runner.resolve(act["typeProperties"]["notebookPath"], {"repo_path": "/Repos/x/y"}, {}) \
+        assert adf.resolve(act["typeProperties"]["notebookPath"], {"repo_path": "/Repos/x/y"}, {}) \
             == f"/Repos/x/y/notebooks/{act['name']}"
 
 
@@ -276,4 +276,4 @@ def test_a_cycle_is_refused_by_the_check_and_by_the_runner():
     with pytest.raises(graphlib.CycleError):
         pipeline_problems(broken)
     with pytest.raises(runner.PipelineError, match="cycle"):
-        runner.notebook_activities(broken)
+        adf.notebook_activities(broken)

@@ -1,7 +1,7 @@
 """The pipeline API over real HTTP: a real MLflow tracking server, a real uvicorn process.
 
 One MLflow server and one API process serve the whole module; both are started on
-free ports of 127.0.0.1 and stopped by process id (`api.devstack`). Two small models
+free ports of 127.0.0.1 and stopped by process id (`devtools.devstack`). Two small models
 are trained and registered here; the first is champion until the reload test moves
 the alias. No Spark: the API's path has none.
 """
@@ -21,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from api import devstack
+from devtools import devstack
 from api.config import ConfigError, Settings
 from api.schemas import ParsedLine
-from lib import features, model, parser, synth
+from lib import features, model, parser, registry, synth
 from lib.templates import MAX_REPEAT
 
 MAX_LINES = 2000
@@ -98,7 +98,7 @@ def client(stack):
 
 
 @pytest.fixture(scope="module")
-def registry(stack):
+def mlflow_client(stack):
     import mlflow
 
     return mlflow.MlflowClient(stack.tracking_uri, stack.tracking_uri)
@@ -405,35 +405,35 @@ def test_a_broken_table_is_a_generic_500_logged_with_its_request_id(stack, clien
 
 
 # ------------------------------------------------------------------ model
-def test_model_reports_the_champion_and_its_training_run(stack, client, registry):
-    champion = registry.get_model_version_by_alias(model.MODEL_NAME, model.CHAMPION)
+def test_model_reports_the_champion_and_its_training_run(stack, client, mlflow_client):
+    champion = mlflow_client.get_model_version_by_alias(model.MODEL_NAME, registry.CHAMPION)
     info = client.get("/model").json()
-    assert (info["name"], info["alias"], info["version"]) == (model.MODEL_NAME, model.CHAMPION, champion.version)
+    assert (info["name"], info["alias"], info["version"]) == (model.MODEL_NAME, registry.CHAMPION, champion.version)
     assert info["run_id"] == champion.run_id
-    assert info["metrics"] == registry.get_run(champion.run_id).data.metrics
+    assert info["metrics"] == mlflow_client.get_run(champion.run_id).data.metrics
     assert 0 < info["metrics"]["pr_auc"] <= 1 and info["params"]["window_minutes"] == "60"
 
 
-def test_reload_follows_the_alias(stack, client, registry):
+def test_reload_follows_the_alias(stack, client, mlflow_client):
     first, second = stack.versions
-    registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, second)
+    mlflow_client.set_registered_model_alias(model.MODEL_NAME, registry.CHAMPION, second)
     reload = client.post("/model/reload")
     assert reload.status_code == 200 and reload.json()["version"] == second
     assert client.get("/model").json()["version"] == second
     assert client.post("/score", json={"lines": synth.generate(50, seed=13)[0]}).json()["model_version"] == second
 
-    registry.delete_registered_model_alias(model.MODEL_NAME, model.CHAMPION)
+    mlflow_client.delete_registered_model_alias(model.MODEL_NAME, registry.CHAMPION)
     assert_error(client.post("/model/reload"), 503, "alias 'champion' of model 'ssh-anomaly-model' is not set")
     assert client.get("/model").json()["version"] == second  # the loaded version keeps serving
 
-    registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, first)
+    mlflow_client.set_registered_model_alias(model.MODEL_NAME, registry.CHAMPION, first)
     deadline = time.monotonic() + 60  # without /model/reload: the service polls the alias every second
     while client.get("/model").json()["version"] != first and time.monotonic() < deadline:
         time.sleep(0.5)
     assert client.get("/model").json()["version"] == first
 
 
-def test_a_version_not_signed_by_the_pipeline_is_never_loaded(stack, client, registry):
+def test_a_version_not_signed_by_the_pipeline_is_never_loaded(stack, client, mlflow_client):
     """Whoever can move the alias cannot choose the code the API runs: an unsigned version, one
     signed with another key and one whose signed artifacts were swapped are refused; the loaded
     version keeps serving."""
@@ -442,10 +442,10 @@ def test_a_version_not_signed_by_the_pipeline_is_never_loaded(stack, client, reg
     from lib import signing
 
     before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(stack.tracking_uri)  # where sign_version downloads from (as lib.model.setup_mlflow sets)
+    mlflow.set_tracking_uri(stack.tracking_uri)  # where sign_version downloads from (as lib.registry.setup_mlflow sets)
     mlflow.set_registry_uri(stack.tracking_uri)
     first = stack.versions[0]
-    source = registry.get_model_version(model.MODEL_NAME, first)
+    source = mlflow_client.get_model_version(model.MODEL_NAME, first)
     forged = signing.new_private_key()
     cases = {"the version is not signed": {},
              "does not verify with the configured public key": None,
@@ -453,18 +453,18 @@ def test_a_version_not_signed_by_the_pipeline_is_never_loaded(stack, client, reg
                                        signing.SIGNATURE_TAG: signing.sign("0" * 64, signing.local_key(stack.work))}}
     try:
         for says, tags in cases.items():
-            version = registry.create_model_version(model.MODEL_NAME, source.source, source.run_id,
+            version = mlflow_client.create_model_version(model.MODEL_NAME, source.source, source.run_id,
                                                     model_id=source.model_id or source.source.removeprefix("models:/")).version
             if tags is None:
-                signing.sign_version(registry, model.MODEL_NAME, version, forged)
+                signing.sign_version(mlflow_client, model.MODEL_NAME, version, forged)
             for k, v in (tags or {}).items():
-                registry.set_model_version_tag(model.MODEL_NAME, version, k, v)
-            registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, version)
+                mlflow_client.set_model_version_tag(model.MODEL_NAME, version, k, v)
+            mlflow_client.set_registered_model_alias(model.MODEL_NAME, registry.CHAMPION, version)
             assert_error(client.post("/model/reload"), 503, f"version {version} refused: ")
             assert says in client.post("/model/reload").json()["detail"]
             assert client.get("/model").json()["version"] == first
     finally:
-        registry.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, first)
+        mlflow_client.set_registered_model_alias(model.MODEL_NAME, registry.CHAMPION, first)
         mlflow.set_tracking_uri(before[0])
         mlflow.set_registry_uri(before[1])
     assert client.post("/model/reload").status_code == 200

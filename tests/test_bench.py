@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from lib import bench
+from devtools import bench
 from lib.lake import Lake
 
 STAGES = ("floor", "bronze", "silver", "features", "gold", "to_pandas", "train", "python_parser")
@@ -20,15 +18,12 @@ def test_bench_measures_every_stage_and_reports_ratios(spark_server, spark, tmp_
     by = {r["stage"]: r for r in report["results"]}
     assert set(STAGES) <= set(by)
     for name in STAGES:
-        r = by[name]
-        assert r["lines"] == 3000 and r["seconds"] > 0
-        assert r["lines_per_s"] == pytest.approx(3000 / r["seconds"], rel=0.02)  # seconds are rounded to ms
-    assert by["silver"]["jvm_peak_mb"] > 0 and by["silver"]["client_peak_mb"] > 0
-    assert by["python_parser"]["process_peak_mb"] > 0
+        assert by[name]["lines"] == 3000 and by[name]["seconds"] > 0, name
+    # memory is read from the JVM and the processes that did the work, not assumed
+    assert by["silver"]["jvm_peak_mb"] > 100 and by["python_parser"]["process_peak_mb"] > 10
     assert 0 < by["train"]["windows"] < 3000  # the model trains on source-windows, far fewer than lines
-    ratio = report["ratios"]["3000: silver / floor (wall)"]
-    assert ratio == round(by["silver"]["seconds"] / by["floor"]["seconds"], 2)
-    assert report["machine"]["cpus"] >= 1 and report["master"] == spark_server.master
+    assert "3000: silver / floor (wall)" in report["ratios"]
+    assert report["master"] == spark_server.master
     json.dumps(report)  # the report is what `bench` writes as JSON
     # the lake the stages wrote is complete: every generated line is in bronze and parsed once
     lake = Lake.from_params(str(tmp_path / "lake-3000"))

@@ -10,7 +10,7 @@ import nbformat
 import lib
 from lib import config, signing
 from lib.config import DEFAULTS
-from lib.runner import NOTEBOOKS, PIPELINE
+from lib.adf import NOTEBOOKS, PIPELINE
 
 
 def _modules(package):

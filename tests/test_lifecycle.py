@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from lib import lifecycle, model, publish, signing
+from lib import lifecycle, publish, registry, signing
 from lib.config import DEFAULTS
 
 NAME = "lifecycle-model"
@@ -16,7 +16,7 @@ PASSING = {"pr_auc": 0.9, "recall_brute_force": 1.0, "recall_low_and_slow": 0.9,
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
+def store(tmp_path_factory):
     import mlflow
 
     from lib.lake import Lake
@@ -31,11 +31,11 @@ def registry(tmp_path_factory):
     mlflow.set_registry_uri(before[1])
 
 
-def test_a_training_is_registered_signed_and_challenger_and_the_same_config_reuses_it(registry):
-    client, key, first = registry
+def test_a_training_is_registered_signed_and_challenger_and_the_same_config_reuses_it(store):
+    client, key, first = store
     assert not first.reused and first.run_id and first.fingerprint
     assert signing.SIGNATURE_TAG in first.version.tags
-    assert model.alias_version(client, NAME, model.CHALLENGER).version == first.version.version
+    assert registry.alias_version(client, NAME, registry.CHALLENGER).version == first.version.version
     assert set(first.per_kind["kind"]) >= {"brute_force", "low_and_slow"} and "pr_auc" in first.metrics
     again = lifecycle.train_or_reuse(client, NAME, CONFIG, "train-2", key)
     assert again.reused and again.run_id is None and again.version.version == first.version.version
@@ -44,22 +44,22 @@ def test_a_training_is_registered_signed_and_challenger_and_the_same_config_reus
     assert [v.version for v in client.search_model_versions(f"name='{NAME}'")] == [first.version.version]
 
 
-def test_a_failed_gate_without_a_champion_stops_the_batch_and_proposes_nothing(registry):
-    client, _, first = registry
+def test_a_failed_gate_without_a_champion_stops_the_batch_and_proposes_nothing(store):
+    client, _, first = store
     with pytest.raises(RuntimeError, match=r"no champion for .*PR-AUC .* < 1\.01"):
         lifecycle.propose(client, NAME, first, {**DEFAULTS.gate(), "min_pr_auc": 1.01}, "batch-fail")
     assert publish.pending(client, NAME, "batch-fail") is None
 
 
-def test_a_passing_version_is_proposed_and_becomes_champion_only_on_publishing(registry):
-    client, _, first = registry
+def test_a_passing_version_is_proposed_and_becomes_champion_only_on_publishing(store):
+    client, _, first = store
     passing = dataclasses.replace(first, metrics=PASSING)
     promotion = lifecycle.propose(client, NAME, passing, DEFAULTS.gate(), "batch-ok")
     assert promotion.proposed and promotion.blockers == [] and promotion.champion is None
     assert promotion.scoring.version == first.version.version
     assert publish.pending(client, NAME, "batch-ok").version == first.version.version
-    assert model.alias_version(client, NAME, model.CHAMPION) is None  # the alias moves when validation publishes
-    client.set_registered_model_alias(NAME, model.CHAMPION, first.version.version)
+    assert registry.alias_version(client, NAME, registry.CHAMPION) is None  # the alias moves when validation publishes
+    client.set_registered_model_alias(NAME, registry.CHAMPION, first.version.version)
     try:
         # the champion itself is not proposed again, and it scores the next batch
         same = lifecycle.propose(client, NAME, passing, DEFAULTS.gate(), "batch-next")
@@ -73,11 +73,11 @@ def test_a_passing_version_is_proposed_and_becomes_champion_only_on_publishing(r
         assert not blocked.proposed and "below champion v1's 0.950" in blocked.blockers[0]
         assert blocked.scoring.version == first.version.version
     finally:
-        client.delete_registered_model_alias(NAME, model.CHAMPION)
+        client.delete_registered_model_alias(NAME, registry.CHAMPION)
 
 
 def test_every_training_parameter_is_a_parameter_of_the_ml_notebook():
     from lib.params import declared_parameters
-    from lib.runner import NOTEBOOKS
+    from lib.adf import NOTEBOOKS
 
     assert set(lifecycle.TRAINING_PARAMS) <= set(declared_parameters(NOTEBOOKS / "ml_anomaly_detection.ipynb"))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import features, model, parser
+from lib import features, model, monitoring, parser, registry
 
 WINDOW = 60
 
@@ -80,25 +80,25 @@ def test_gate_names_each_shortfall():
 def test_psi_is_small_for_the_same_population_and_large_for_a_shift():
     rng = np.random.default_rng(0)
     a = rng.poisson(3, 5000)
-    assert model.psi(a, rng.poisson(3, 5000)) < 0.05
-    assert model.psi(a, rng.poisson(30, 5000)) > 1
+    assert monitoring.psi(a, rng.poisson(3, 5000)) < 0.05
+    assert monitoring.psi(a, rng.poisson(30, 5000)) > 1
 
 
 def test_registry_round_trip(trained, tmp_path):
     import mlflow
 
     detector, _, evaluation, _, metrics = trained
-    client = model.setup_mlflow(f"sqlite:///{tmp_path}/mlflow.db", str(tmp_path / "artifacts"), "round-trip")
-    assert model.alias_version(client, "rt-model", model.CHAMPION) is None
+    client = registry.setup_mlflow(f"sqlite:///{tmp_path}/mlflow.db", str(tmp_path / "artifacts"), "round-trip")
+    assert registry.alias_version(client, "rt-model", registry.CHAMPION) is None
     with mlflow.start_run():
         mlflow.log_metrics({"pr_auc": metrics["pr_auc"]})
-        info = model.log_model(detector, evaluation, "rt-model")
-    client.set_registered_model_alias("rt-model", model.CHAMPION, info.registered_model_version)
-    assert model.alias_version(client, "rt-model", model.CHAMPION).version == info.registered_model_version
-    loaded = model.load_alias("rt-model", model.CHAMPION)
+        info = registry.log_model(detector, evaluation, "rt-model")
+    client.set_registered_model_alias("rt-model", registry.CHAMPION, info.registered_model_version)
+    assert registry.alias_version(client, "rt-model", registry.CHAMPION).version == info.registered_model_version
+    loaded = registry.load_alias("rt-model", registry.CHAMPION)
     frame = evaluation[list(features.MODEL_FEATURES)].head(50)
     out = loaded.predict(frame)
     assert list(out.columns) == ["anomaly_score", "is_anomaly", "explanation"]
     np.testing.assert_allclose(out["anomaly_score"], detector.score(frame))
-    assert model.run_metrics(client, client.get_model_version("rt-model", info.registered_model_version))["pr_auc"] \
+    assert registry.run_metrics(client, client.get_model_version("rt-model", info.registered_model_version))["pr_auc"] \
         == metrics["pr_auc"]

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from lib.runner import load_pipeline, notebook_activities, notebook_name
+from lib.adf import load_pipeline, notebook_activities, notebook_name
 from tests.conftest import REPO
 
 

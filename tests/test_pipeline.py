@@ -18,7 +18,7 @@ import psutil
 import pytest
 from pyspark.sql import functions as F
 
-from lib import publish, quality, synth
+from lib import publish, quality, registry, synth
 from lib.lake import TABLES, Lake
 from lib.runner import PipelineError, run
 from tests.conftest import REPO
@@ -52,6 +52,12 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
     assert r["silver_load"]["silver_rows"] + r["silver_load"]["quarantined"] == 4000
     assert r["validation"]["checks_passed"] >= r["validation"]["checks"] - 1  # drift may warn
     assert r["ml_anomaly_detection"]["promoted"] is True and r["ml_anomaly_detection"]["anomalies"] > 0
+    # the run's answers are the incidents table's: who got in, and the top incidents in rank order
+    found = lake.read_table(spark, "incidents").toPandas()
+    got_in = found[found["kind"] == "compromise"].sort_values("rank")
+    assert [c["account"] for c in r["ml_anomaly_detection"]["compromised"]] == list(got_in["account"])
+    top = found.sort_values("rank").head(len(r["ml_anomaly_detection"]["top_incidents"]))
+    assert [i["summary"] for i in r["ml_anomaly_detection"]["top_incidents"]] == list(top["summary"])
     for nb in NOTEBOOKS:
         assert (Path(summary["run_folder"]) / f"{nb}.ipynb").exists()
         assert (Path(summary["run_folder"]) / f"{nb}.html").exists()
@@ -106,7 +112,7 @@ def test_champion_loads_and_scores_a_gold_feature_frame(synthetic, spark):
     frame = Lake.from_params(summary["lake"]).read_table(spark, "features").toPandas()
     out = champion.predict(frame[list(features.MODEL_FEATURES)])
     assert len(out) == len(frame) and out["is_anomaly"].sum() == summary["results"]["ml_anomaly_detection"]["anomalies"]
-    run = mlflow.MlflowClient().get_run(model.alias_version(mlflow.MlflowClient(), "ssh-anomaly-model", "champion").run_id)
+    run = mlflow.MlflowClient().get_run(registry.alias_version(mlflow.MlflowClient(), "ssh-anomaly-model", "champion").run_id)
     assert model.gate_failures(run.data.metrics, model.DEFAULT_GATE) == [] and "recall_low_and_slow" in run.data.metrics
     assert run.data.metrics["incident_compromise_recall"] == 1.0
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
@@ -204,10 +210,8 @@ def _accounted(spark, lake) -> dict:
 
 
 def _published(spark, lake, client) -> tuple:
-    from lib import model
-
     row = publish.latest(spark, lake)
-    champion = model.alias_version(client, "ssh-anomaly-model", model.CHAMPION)
+    champion = registry.alias_version(client, "ssh-anomaly-model", registry.CHAMPION)
     return (row and {k: row[k] for k in ("batch_id", "anomalies_version", "model_version", "table_versions")},
             Path(lake.final_csv).read_bytes(), champion and champion.version)
 
@@ -305,8 +309,6 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
 
     import mlflow
 
-    from lib import model
-
     _, _, summary = synthetic
     copy = tmp_path / "lake"
     shutil.copytree(summary["lake"], copy)
@@ -317,7 +319,7 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
     mlflow.set_tracking_uri(registry)
     mlflow.set_registry_uri(registry)
     client = mlflow.MlflowClient(registry, registry)
-    champion = model.alias_version(client, "ssh-anomaly-model", model.CHAMPION)
+    champion = registry.alias_version(client, "ssh-anomaly-model", registry.CHAMPION)
     # A new version proposed for champion by this batch's ML run ...
     proposed = client.create_model_version("ssh-anomaly-model", champion.source, champion.run_id,
                                            model_id=champion.model_id or champion.source.removeprefix("models:/"))
@@ -341,7 +343,7 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
     assert "every line accounted for: bronze = silver + quarantine: bronze 4000 vs silver" in err.value.evalue
     # Nothing was published: readers see the previous versions, the previous CSV and the previous champion.
     assert (publish.latest(spark, lake), Path(lake.final_csv).read_bytes()) == before
-    assert model.alias_version(client, "ssh-anomaly-model", model.CHAMPION).version == champion.version
+    assert registry.alias_version(client, "ssh-anomaly-model", registry.CHAMPION).version == champion.version
     assert publish.pending(client, "ssh-anomaly-model", summary["batch_id"]).version == proposed.version
 
 

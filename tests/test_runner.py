@@ -3,28 +3,28 @@ import copy
 
 import pytest
 
-from lib import runner
+from lib import adf, runner
 
 
 def test_the_dag_is_the_adf_pipeline():
-    order = [runner.notebook_name(a) for a in runner.notebook_activities(runner.load_pipeline())]
+    order = [adf.notebook_name(a) for a in adf.notebook_activities(adf.load_pipeline())]
     assert order == ["mount", "raw_load", "silver_load", "gold_load", "ml_anomaly_detection", "validation"]
 
 
 def test_dependency_order_not_file_order():
-    p = runner.load_pipeline()
+    p = adf.load_pipeline()
     shuffled = copy.deepcopy(p)
     shuffled["properties"]["activities"].reverse()
-    assert [a["name"] for a in runner.notebook_activities(shuffled)] == \
-        [a["name"] for a in runner.notebook_activities(p)]
+    assert [a["name"] for a in adf.notebook_activities(shuffled)] == \
+        [a["name"] for a in adf.notebook_activities(p)]
 
 
 def test_a_cycle_is_refused():
-    p = copy.deepcopy(runner.load_pipeline())
+    p = copy.deepcopy(adf.load_pipeline())
     acts = p["properties"]["activities"]
     acts[0]["dependsOn"] = [{"activity": acts[-1]["name"], "dependencyConditions": ["Succeeded"]}]
     with pytest.raises(runner.PipelineError, match="cycle"):
-        runner.notebook_activities(p)
+        adf.notebook_activities(p)
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -39,14 +39,14 @@ def test_a_cycle_is_refused():
 ])
 def test_expressions(value, expected):
     params = {"year": 2024, "repo_path": "/Repos/r"}
-    assert runner.resolve(value, params, {"raw_load": {"batch_id": "b42"}}) == expected
+    assert adf.resolve(value, params, {"raw_load": {"batch_id": "b42"}}) == expected
 
 
 @pytest.mark.parametrize("bad", ["@utcnow()", "@pipeline().parameters.nope", "@activity('later').output.runOutput.x",
                                  "@concat('a'"])
 def test_unsupported_or_missing_is_a_clear_error(bad):
     with pytest.raises(runner.PipelineError):
-        runner.resolve(bad, {"year": 1}, {})
+        adf.resolve(bad, {"year": 1}, {})
 
 
 def test_inputs(tmp_path):
@@ -103,3 +103,15 @@ def test_a_second_run_into_the_same_output_fails_at_once_naming_the_first(tmp_pa
         assert (out / runner.LOCK_FILE).read_text().startswith("pid ")
     ids = [runner._run_dir(out)[0] for _ in range(3)]  # runs started within one second get folders of their own
     assert len(set(ids)) == 3 and all((out / "runs" / i).is_dir() for i in ids)
+
+
+def test_the_summary_ends_with_who_got_in_and_the_top_incidents_with_log_text_escaped():
+    ml = {"compromised": [{"account": "deploy\x1b[2J", "source": "203.0.113.9", "at": "2026-03-01T10:00:00Z"}],
+          "top_incidents": [{"rank": 1, "severity": "critical", "kind": "compromise",
+                             "summary": "login as deploy\x1b[2J\nafter 40 failures"}]}
+    got = runner.answers(ml)
+    assert got[0] == "Compromised accounts: deploy\\x1b[2J from 203.0.113.9 at 2026-03-01T10:00:00Z"
+    assert got[1:] == ["Top incidents:", "  1. [critical] compromise: login as deploy\\x1b[2J\\nafter 40 failures"]
+    assert "\x1b" not in "".join(got)
+    assert runner.answers({"compromised": [], "top_incidents": []}) == ["Compromised accounts: none",
+                                                                         "Top incidents: none"]

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from lib.drain3_probe import peak_mb
+from devtools.drain3_probe import peak_mb
 
 REPO = Path(__file__).resolve().parent.parent
 DRAIN3_VENV = REPO / ".venv-drain3"
@@ -86,7 +86,7 @@ def _timed(results: list | None, name: str, n: int, pid: int, fn, repeat: int = 
 
 def python_parser_rate(path: Path, year: int) -> dict:
     """Lines/s of `lib.parser` over the file, in a fresh process (its own peak memory)."""
-    code = ("import time, json; from lib import parser; from lib.drain3_probe import peak_mb\n"
+    code = ("import time, json; from lib import parser; from devtools.drain3_probe import peak_mb\n"
             f"t = time.perf_counter(); n = sum(1 for _ in parser.parse_lines(parser.read_lines({str(path)!r}), year={year}))\n"
             "dt = time.perf_counter() - t\n"
             "print(json.dumps({'lines': n, 'seconds': dt, 'peak_mb': peak_mb()}))")

@@ -1,11 +1,11 @@
-"""`python -m api.bench`: /score latency and throughput with 1,000-line requests.
+"""`python -m devtools.api_bench`: /score latency and throughput with 1,000-line requests.
 
 One client sends requests one after another (each a different slice of a generated log,
 with attacks) as text/plain and as JSON, and reports p50/p95 latency and lines scored per
-second. Without --url it starts what it needs (`api.devstack`: an MLflow server, a demo
+second. Without --url it starts what it needs (`devtools.devstack`: an MLflow server, a demo
 champion, one uvicorn process) in a temporary folder and stops it afterwards.
 
-    python -m api.bench [--requests 50] [--lines 1000] [--url URL --token TOKEN]
+    python -m devtools.api_bench [--requests 50] [--lines 1000] [--url URL --token TOKEN]
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ DISTINCT_BODIES = 10  # requests cycle through this many slices of the log, so n
 @contextmanager
 def local_service(lines: int):
     """(url, token) of an API on a fresh local stack, stopped on exit."""
-    from api import devstack
+    from devtools import devstack
 
     with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp:
         work = Path(tmp)
@@ -84,7 +84,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m api.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m devtools.api_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="a running API (default: start a local stack)")
     ap.add_argument("--token", default=os.environ.get("API_TOKEN"), help="its API_TOKEN (default: $API_TOKEN)")

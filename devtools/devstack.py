@@ -96,7 +96,7 @@ def register_demo_models(tracking_uri: str, workdir: Path, count: int = 2, lines
 
     Returns the registered version numbers, in order.
     """
-    out = subprocess.run([sys.executable, "-m", "api.devstack", tracking_uri, str(count), str(lines), str(workdir)],
+    out = subprocess.run([sys.executable, "-m", "devtools.devstack", tracking_uri, str(count), str(lines), str(workdir)],
                          cwd=REPO, capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(f"registering demo models failed:\n{out.stderr[-3000:]}")
@@ -106,9 +106,9 @@ def register_demo_models(tracking_uri: str, workdir: Path, count: int = 2, lines
 def _register(tracking_uri: str, count: int, lines: int, workdir: str) -> list[str]:
     import mlflow
 
-    from lib import model, signing
+    from lib import model, registry, signing
 
-    client = model.setup_mlflow(tracking_uri, None)
+    client = registry.setup_mlflow(tracking_uri, None)
     versions = []
     for i in range(count):
         train, _, _ = model.synthetic_windows(lines, seed=100 + i)
@@ -118,10 +118,10 @@ def _register(tracking_uri: str, count: int, lines: int, workdir: str) -> list[s
         with mlflow.start_run(run_name=f"demo-{i + 1}"):
             mlflow.log_params({"window_minutes": 60, "train_lines": lines, "seed": i})
             mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-            info = model.log_model(detector, train, model.MODEL_NAME)
+            info = registry.log_model(detector, train, model.MODEL_NAME)
         versions.append(str(info.registered_model_version))
         signing.sign_version(client, model.MODEL_NAME, versions[-1], signing.local_key(workdir))
-    client.set_registered_model_alias(model.MODEL_NAME, model.CHAMPION, versions[0])
+    client.set_registered_model_alias(model.MODEL_NAME, registry.CHAMPION, versions[0])
     return versions
 
 

@@ -1,7 +1,7 @@
-"""Drain3 over a syslog file, timed: run by `lib.bench` with the Drain3 venv's Python.
+"""Drain3 over a syslog file, timed: run by `devtools.bench` with the Drain3 venv's Python.
 
 Standalone on purpose (Drain3 lives in its own venv, without this project's packages);
-`peak_mb` here is also `lib.bench`'s reader of a process's peak memory.
+`peak_mb` here is also `devtools.bench`'s reader of a process's peak memory.
 Settings are Loghub's benchmark settings for OpenSSH (logparser's Drain benchmark): similarity
 threshold 0.6, depth 5, and its two masks, IPv4 addresses and dotted host names. They are
 masked the Drain3 way, as `<IP>` and `<HOST>`: Loghub's own Drain writes `<*>`, which Drain3
