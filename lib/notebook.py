@@ -26,11 +26,31 @@ def checked(p):
     return p
 
 
+def quiet() -> None:
+    """Progress bars and notices that would fill a notebook's output with noise, off. tqdm falls back to
+    its plain-text bar without ipywidgets (which the runtime may lack): that is what we want, unannounced.
+    MLflow's artifact progress bars and its pickle notices (the API loads only signed models) say nothing
+    a reader of the notebook needs."""
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        import mlflow  # noqa: F401  (importing it configures its loggers: set their levels after that)
+    except ImportError:
+        return
+    for name in ("mlflow.sklearn", "mlflow.pyfunc", "mlflow.store.db.utils", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def start(namespace: dict):
     """(parameters, Spark session, Lake) for the notebook whose globals are `namespace`."""
     from lib.lake import Lake
     from lib.spark import get_spark
 
+    quiet()
     p = checked(notebook_params(namespace))
     dbutils = namespace.get("dbutils")
     spark = get_spark()

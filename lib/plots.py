@@ -52,3 +52,13 @@ def recall_by_kind(per_kind: pd.DataFrame):
     ax.set_title("Recall per attack kind, evaluation set")
     ax.legend()
     return fig
+
+
+def png(fig) -> bytes:
+    """`fig` as PNG bytes (for `IPython.display.Image` and HTML reports), the figure closed after."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", dpi=100)
+    _pyplot().close(fig)
+    return buf.getvalue()

@@ -61,6 +61,18 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
     for nb in NOTEBOOKS:
         assert (Path(summary["run_folder"]) / f"{nb}.ipynb").exists()
         assert (Path(summary["run_folder"]) / f"{nb}.html").exists()
+    # the executed notebooks read as reports: no warnings or progress bars in them, the ML one with its charts
+    import nbformat
+
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(Path(summary["run_folder"]) / f"{nb}.ipynb", as_version=4).cells
+        noise = [o.text[:200] for c in cells if c.cell_type == "code" for o in c.outputs
+                 if o.output_type == "stream" and o.name == "stderr"
+                 and any(w in o.text for w in ("Warning", "WARNING", "it/s]"))]
+        assert noise == [], (nb, noise)
+        if nb == "ml_anomaly_detection":
+            assert sum("image/png" in o.get("data", {}) for c in cells if c.cell_type == "code"
+                       for o in c.outputs) >= 2
     silver_sshd = lake.read_table(spark, "silver").where("category = 'sshd'").count()
     with open(lake.final_csv, newline="", encoding="utf-8") as f:  # one file, rows in file order
         rows = list(csv.DictReader(f))
