@@ -7,13 +7,27 @@ from lib.adf import load_pipeline, notebook_activities, notebook_name
 from tests.conftest import REPO
 
 
-def test_notebooks_pass_nbval_with_their_defaults(spark_server, tmp_path):
+def test_notebooks_pass_nbval_with_their_defaults(spark_server, spark, tmp_path):
+    """Run one after another with nothing but their defaults (as a new user opening them would), they
+    build the whole lake on the embedded sample and publish it."""
+    import csv
+
+    from lib import publish
+    from lib.lake import Lake
+
     order = [f"notebooks/{notebook_name(a)}.ipynb" for a in notebook_activities(load_pipeline())]
     env = dict(os.environ, SPARK_REMOTE=spark_server.url, LAKEHOUSE_OUTPUT=str(tmp_path))
     r = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
                         "--rootdir", str(tmp_path), *order], cwd=REPO, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert (tmp_path / "lake" / "gold" / "final_data" / "openssh_logs_final.csv").exists()
+    lake = Lake.from_params(str(tmp_path / "lake"))
+    lines = lake.read_table(spark, "bronze").count()
+    assert lines > 0 and lines == lake.read_table(spark, "silver").count() + lake.read_table(spark, "quarantine").count()
+    published = publish.latest(spark, lake)
+    assert published is not None and published["final_csv"] == lake.final_csv
+    with open(lake.final_csv, newline="", encoding="utf-8") as f:
+        rows = sum(1 for _ in csv.DictReader(f))
+    assert rows == lake.read_table(spark, "silver").where("category = 'sshd'").count()
 
 
 def test_notebooks_are_committed_without_outputs():
