@@ -325,12 +325,12 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
     copy = tmp_path / "lake"
     shutil.copytree(summary["lake"], copy)
     lake = Lake.from_params(str(copy))
-    registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     shutil.copy(summary["tracking_uri"].removeprefix("sqlite:///"), tmp_path / "mlflow.db")
     # MLflow's registry looks the logged model up through the global tracking URI, whatever the client's.
-    mlflow.set_tracking_uri(registry)
-    mlflow.set_registry_uri(registry)
-    client = mlflow.MlflowClient(registry, registry)
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    client = mlflow.MlflowClient(store, store)
     champion = registry.alias_version(client, "ssh-anomaly-model", registry.CHAMPION)
     # A new version proposed for champion by this batch's ML run ...
     proposed = client.create_model_version("ssh-anomaly-model", champion.source, champion.run_id,
@@ -346,7 +346,7 @@ def test_a_corrupted_silver_table_fails_validation_naming_the_check(synthetic, s
         with pytest.raises(pm.PapermillExecutionError) as err:
             pm.execute_notebook(str(REPO / "notebooks" / "validation.ipynb"), str(tmp_path / "v.ipynb"),
                                 parameters={"lake_root": str(copy), "batch_id": summary["batch_id"],
-                                            "tracking_uri": registry, "year": 2026},
+                                            "tracking_uri": store, "year": 2026},
                                 cwd=str(REPO / "notebooks"), kernel_name="python3", progress_bar=False)
     finally:
         os.environ.clear()
