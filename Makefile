@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 JARS_STAMP := .venv-jars/.installed
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: run test bench clean venv tools jars
+.PHONY: run test bench clean venv tools jars chromium
 
 venv: $(STAMP)
 jars: $(JARS_STAMP)
@@ -55,7 +55,19 @@ AZURITE_STAMP := $(NODE_TOOLS)/.azurite-$(AZURITE_VERSION)
 
 PEERS_STAMP := .venv-peers/.installed
 
-tools: $(CHECKOV_STAMP) $(AZURITE_STAMP) $(PEERS_STAMP)
+tools: $(CHECKOV_STAMP) $(AZURITE_STAMP) $(PEERS_STAMP) chromium
+
+# A Chromium for the report's browser test (tests/test_pipeline.py, driven by playwright): the one on
+# PATH, else Debian's package (apt-get, as root or through sudo).
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+chromium:
+	@for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
+	echo "installing chromium (Debian package) for the browser test (first time: ~1 min)"; \
+	sudo=$$(test "$$(id -u)" = 0 || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	mkdir -p $(VENV); \
+	$$sudo apt-get install -y -qq chromium > $(VENV)/chromium.log 2>&1 \
+		|| { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >> $(VENV)/chromium.log 2>&1; } \
+		|| { tail -20 $(VENV)/chromium.log; exit 1; }
 
 # fail2ban and CrowdSec, the tools `python -m lib evaluate` and tests/test_incidents.py compare with:
 # Debian's packages, downloaded and unpacked (no root needed to run them, no daemon).

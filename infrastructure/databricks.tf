@@ -142,3 +142,29 @@ resource "databricks_permissions" "repo" {
     permission_level       = "CAN_READ"
   }
 }
+
+# ---- the AI/BI dashboards (dashboards/, deployed by the deploy workflow): their folder, and
+# their compute, a small serverless SQL warehouse that stops when idle
+resource "databricks_directory" "dashboards" {
+  path = var.dashboard_path
+}
+
+resource "databricks_sql_endpoint" "dashboards" {
+  name                      = var.dashboard_warehouse_name
+  cluster_size              = "2X-Small"
+  min_num_clusters          = 1
+  max_num_clusters          = 1
+  auto_stop_mins            = 10
+  enable_serverless_compute = true
+  warehouse_type            = "PRO"
+
+  tags {
+    dynamic "custom_tags" {
+      for_each = var.tags
+      content {
+        key   = custom_tags.key
+        value = custom_tags.value
+      }
+    }
+  }
+}

@@ -53,3 +53,13 @@ output "api_identity_client_id" {
   description = "Client id the API's service account is federated with (kubernetes/services-deployment.yaml)."
   value       = azurerm_user_assigned_identity.api.client_id
 }
+
+output "databricks_warehouse_id" {
+  description = "The SQL warehouse the AI/BI dashboards (dashboards/) are published on."
+  value       = databricks_sql_endpoint.dashboards.id
+}
+
+output "databricks_dashboard_path" {
+  description = "Workspace folder of the AI/BI dashboards."
+  value       = databricks_directory.dashboards.path
+}

@@ -146,6 +146,18 @@ variable "repo_path" {
   default     = "/Repos/data-platform/openssh-lakehouse"
 }
 
+variable "dashboard_path" {
+  description = "Workspace folder the deploy workflow imports the AI/BI dashboards (dashboards/) into."
+  type        = string
+  default     = "/Shared/openssh-lakehouse"
+}
+
+variable "dashboard_warehouse_name" {
+  description = "Name of the SQL warehouse the dashboards are published on."
+  type        = string
+  default     = "openssh-dashboards"
+}
+
 variable "secret_scope" {
   description = "Key Vault-backed Databricks secret scope (created once by a person, docs/deployment.md); the ADF pipeline's secret_scope parameter."
   type        = string

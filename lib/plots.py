@@ -1,4 +1,4 @@
-"""The model's charts (matplotlib figures, for MLflow and the notebooks)."""
+"""The charts of the model (for MLflow and the notebooks) and of the analyst's report (matplotlib figures)."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,6 +52,79 @@ def recall_by_kind(per_kind: pd.DataFrame):
     ax.set_title("Recall per attack kind, evaluation set")
     ax.legend()
     return fig
+
+
+def label(text, width: int = 28) -> str:
+    """Log text (a user name, an address) as a chart label: one line, at most `width` characters, and
+    never read as markup (matplotlib would parse ``$...$`` as mathtext)."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    text = text if len(text) <= width else text[:width - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def incidents_by_kind(counts: pd.DataFrame):
+    """Stacked horizontal bars: incidents per kind (rows of `counts`), one colour per severity (columns)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(counts) + 1.2))
+    left = np.zeros(len(counts))
+    for severity in counts.columns:
+        values = counts[severity].to_numpy()
+        ax.barh(np.arange(len(counts)), values, left=left, label=severity,
+                color=SEVERITY_COLOURS.get(severity, "#78909c"))
+        left += values
+    ax.set_yticks(np.arange(len(counts)), [label(k) for k in counts.index])
+    ax.invert_yaxis()
+    ax.set_xlabel("incidents")
+    ax.legend(title="severity", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#78909c"}
+
+
+def attack_timeline(series: pd.DataFrame):
+    """Failed logins per period (a line: NaN periods, without log lines, are gaps) over incidents started
+    per period (bars)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    step = pd.Timedelta(hours=1) if series.index.name == "hour" else pd.Timedelta(days=1)
+    handles = []
+    if "incidents" in series:
+        bars = ax.twinx()
+        handles.append(bars.bar(series.index, series["incidents"].fillna(0), width=step * 0.8, color="#e65100",
+                                alpha=0.35, label="incidents started", align="edge"))
+        bars.set_ylabel("incidents started")
+        ax.set_zorder(bars.get_zorder() + 1)
+        ax.patch.set_visible(False)
+    handles.insert(0, ax.plot(series.index, series["failed_logins"], color="#1f4e9c", linewidth=1.4,
+                              label="failed logins")[0])
+    ax.set_ylabel(f"failed logins per {series.index.name}")
+    ax.set_ylim(bottom=0)
+    ax.legend(handles=handles, loc="upper left", frameon=False)
+    fig.autofmt_xdate()
+    return fig
+
+
+def top_bars(labels, values, xlabel: str, width: int = 28):
+    """Horizontal bars, the largest on top (top sources, most-targeted accounts, messages), labels cut
+    to `width` characters."""
+    plt = _pyplot()
+    labels = [label(v, width) for v in labels]
+    fig, ax = plt.subplots(figsize=(5.2, 0.32 * len(labels) + 1))
+    ax.barh(np.arange(len(labels)), list(values), color="#1f4e9c")
+    ax.set_yticks(np.arange(len(labels)), labels)  # by position: two labels cut to the same text stay two bars
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def highlighted(frame: pd.DataFrame, rows, colour: str = "#ffd7d7"):
+    """`frame` for display with the rows where `rows` is true highlighted (a pandas Styler)."""
+    marked = list(rows)
+    return frame.style.apply(lambda r: [f"background-color: {colour}" if marked[r.name] else ""] * len(r),
+                             axis=1).hide(axis="index")
 
 
 def png(fig) -> bytes:

@@ -206,8 +206,10 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
                 if html:
                     with contextlib.suppress(OSError):
                         _export_html(executed)
+                report = _keep_report(lake.path("quality_reports", f"{batch_id}_report.html"), run_dir, started)
                 raise PipelineError(f"{name} failed: {exc.ename}: {_first_line(exc.evalue)} "
-                                    f"(see {executed})") from None
+                                    f"(see {executed}" + (f"; the analyst's report: {report}" if report else "")
+                                    + ")") from None
             finally:
                 _shutdown(km)
             timings[name] = time.monotonic() - t
@@ -227,11 +229,24 @@ def _run(inputs: list[str], out: Path, params: dict | None, spark_master: str, s
         os.environ.update(env_before)
         if server:
             server.stop()
+    report = _keep_report(outputs.get("validation", {}).get("report_html"), run_dir, started)
     summary = {"run_id": run_id, "batch_id": batch_id, "output": str(out), "run_folder": str(run_dir),
+               "report": str(report) if report else None,
                "lake": lake.root, "tracking_uri": values["tracking_uri"], "seconds": round(time.monotonic() - started, 1),
                "notebook_seconds": {k: round(v, 1) for k, v in timings.items()}, "results": outputs}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _keep_report(path: str | None, run_dir: Path, since: float) -> Path | None:
+    """The analyst's report the validation notebook wrote in the lake during this run, copied to
+    ``<run folder>/report.html`` (None when this run wrote none)."""
+    wall_start = time.time() - (time.monotonic() - since)
+    if not path or not os.path.exists(path) or os.path.getmtime(path) < wall_start:
+        return None
+    target = run_dir / "report.html"
+    shutil.copyfile(path, target)
+    return target
 
 
 def _started_kernel(socket_dir: str):
@@ -267,10 +282,21 @@ def _export_html(executed: Path) -> None:
     if not executed.exists():
         return
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    body, _ = _exporter().from_notebook_node(nbformat.read(executed, as_version=4))
     executed.with_suffix(".html").write_text(body, encoding="utf-8")
+
+
+def _exporter():
+    """nbconvert's HTML exporter, without the code of cells tagged ``remove-input`` (setup, not content:
+    the reader sees their output, if any), as Jupyter Book and nbconvert's TagRemovePreprocessor do."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"remove-input"}
+    return HTMLExporter(config=config)
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:
@@ -297,6 +323,7 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         f"  final CSV   {ml.get('final_csv', gold.get('final_csv', '?'))}",
         f"  MLflow      {summary['tracking_uri']}",
         f"  notebooks   {summary['run_folder']} (executed .ipynb and .html)",
+        f"  report      {summary.get('report') or 'none written'}",
         "",
         *answers(ml),
     ]

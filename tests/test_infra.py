@@ -489,6 +489,10 @@ def test_the_deploy_workflow_reads_only_defined_outputs(tf):
 def test_every_placeholder_is_filled_by_the_deploy_workflow():
     env = yaml.safe_load(DEPLOY.read_text())["env"]
     adf_vars = set(re.findall(r"\$\{(\w+)\}", env["ADF_VARS"]))
+    dashboard_vars = set(re.findall(r"\$\{(\w+)\}", env["DASHBOARD_VARS"]))
+    used_dashboards = {v for p in (REPO / "dashboards").glob("*.lvdash.json")
+                       for v in re.findall(r"\$\{(\w+)\}", p.read_text())}
+    assert used_dashboards == dashboard_vars != set()
     manifest_vars = set(re.findall(r"\$\{(\w+)\}", env["MANIFEST_VARS"]))
     used_adf = {v for p in (REPO / "adf").glob("*.json") for v in re.findall(r"\$\{(\w+)\}", p.read_text())}
     applied = [K8S / f"{n}.yaml" for n in re.search(r"for file in ([\w -]+); do", DEPLOY.read_text())[1].split()]
@@ -499,7 +503,7 @@ def test_every_placeholder_is_filled_by_the_deploy_workflow():
     set_by_workflow = set(re.findall(r"^\s*out (\w+) \w+$", text, flags=re.M)) \
         | set(re.findall(r"^\s*build (\w+) ", text, flags=re.M)) \
         | set(re.findall(r'echo "(\w+)=', text)) | set(re.findall(r"^\s+(\w+): \$\{\{ vars\.", text, flags=re.M))
-    assert adf_vars | manifest_vars <= set_by_workflow
+    assert adf_vars | manifest_vars | dashboard_vars <= set_by_workflow
 
 
 SECRET_LIKE = re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY|dapi[0-9a-f]{32}"

@@ -7,6 +7,7 @@ behaviour under test allows it, so the model is trained once per folder and reus
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -73,6 +74,11 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
         if nb == "ml_anomaly_detection":
             assert sum("image/png" in o.get("data", {}) for c in cells if c.cell_type == "code"
                        for o in c.outputs) >= 2
+        # the exported page: setup cells' code hidden, content kept, no warning box
+        page = (Path(summary["run_folder"]) / f"{nb}.html").read_text(encoding="utf-8")
+        assert "lib.notebook" not in page and "finish</span>" in page and "Warning" not in page, nb
+        if nb in ("ml_anomaly_detection", "gold_load", "silver_load"):
+            assert page.count('src="data:image/png;base64,') >= (2 if nb == "ml_anomaly_detection" else 1), nb
     silver_sshd = lake.read_table(spark, "silver").where("category = 'sshd'").count()
     with open(lake.final_csv, newline="", encoding="utf-8") as f:  # one file, rows in file order
         rows = list(csv.DictReader(f))
@@ -95,6 +101,99 @@ def test_chain_leaves_every_layer_and_artifact(synthetic, spark):
         assert lake.history(spark, t), t
     assert {p.name for p in Path(lake.path("anomalies")).parent.iterdir()} == \
         {Path(lake.path(t)).name for t in tables if TABLES[t][1].startswith("business_reports/")}
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+VIEWPORTS = {"laptop": (1280, 800), "small-laptop": (1024, 768)}
+
+
+def _browser() -> str:
+    found = [shutil.which(b) for b in BROWSERS if shutil.which(b)]
+    if not found:
+        pytest.fail(f"no Chromium on PATH ({', '.join(BROWSERS)}): `make chromium` installs Debian's")
+    return found[0]
+
+
+def test_the_report_reads_right_in_a_real_browser(synthetic):
+    """Headless Chromium shows the run's report.html as a person would: the compromises first, with the
+    run's answer in them, every chart loaded, nothing wider than a laptop screen, no console error.
+    Screenshots go to the run folder (CI keeps them)."""
+    from playwright.sync_api import sync_playwright
+
+    _, _, summary = synthetic
+    page_path = Path(summary["report"])
+    assert page_path == Path(summary["run_folder"]) / "report.html" and page_path.exists()
+    assert Path(summary["results"]["validation"]["report_html"]).read_bytes() == page_path.read_bytes()
+    compromised = [c["account"] for c in summary["results"]["ml_anomaly_detection"]["compromised"]]
+    assert compromised, "the synthetic log holds compromises"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_browser(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            for name, (width, height) in VIEWPORTS.items():
+                page = browser.new_page(viewport={"width": width, "height": height})
+                errors = []
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url[:80]}"))
+                page.goto(page_path.as_uri(), wait_until="load")
+                seen = page.evaluate("""() => ({
+                    sections: [...document.querySelectorAll('main > section, main > div > section')].map(s => s.id),
+                    firstText: document.querySelector('main section').innerText,
+                    images: [...document.images].map(i => i.complete && i.naturalWidth > 0),
+                    scrollWidth: document.documentElement.scrollWidth,
+                    overflowing: [...document.querySelectorAll('main *')].filter(
+                        e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName),
+                })""")
+                page.screenshot(path=str(page_path.with_name(f"report-{name}.png")), full_page=True)
+                page.close()
+                assert seen["sections"][0] == "compromises", name
+                assert all(a in seen["firstText"] for a in compromised), (name, seen["firstText"][:300])
+                assert len(seen["images"]) >= 4 and all(seen["images"]), (name, seen["images"])
+                assert seen["scrollWidth"] <= width and seen["overflowing"] == [], (name, seen["overflowing"][:10])
+                assert errors == [], (name, errors)
+        finally:
+            browser.close()
+    assert all(page_path.with_name(f"report-{n}.png").stat().st_size > 10_000 for n in VIEWPORTS)
+
+
+def test_every_dashboard_query_runs_on_the_runs_gold_tables(synthetic, spark):
+    """Each dataset of dashboards/*.lvdash.json, its ADLS gold path pointed at the run's lake, runs on
+    local Spark; so does each widget's query over it (fields and aggregates, grouped as the dashboard
+    groups them); and the compromises the dashboard shows are the run's answer."""
+    _, _, summary = synthetic
+    lake = Lake.from_params(summary["lake"])
+    boards = sorted((REPO / "dashboards").glob("*.lvdash.json"))
+    assert boards
+    aggregate = re.compile(r"^(SUM|COUNT|AVG|MIN|MAX)\(", re.I)
+    for board in boards:
+        spec = json.loads(board.read_text())
+        gold = "abfss://gold@${STORAGE_ACCOUNT}.dfs.core.windows.net"
+        results = {}
+        for ds in spec["datasets"]:
+            sql = "".join(ds["queryLines"])
+            assert gold in sql, ds["name"]
+            results[ds["name"]] = spark.sql(sql.replace(gold, lake.layer("gold")))
+            results[ds["name"]].toPandas()
+        widgets = [item["widget"] for p in spec["pages"] for item in p["layout"] if "queries" in item["widget"]]
+        assert {q["query"]["datasetName"] for w in widgets for q in w["queries"]} == set(results), board.name
+        for w in widgets:
+            for q in w["queries"]:
+                fields = q["query"]["fields"]
+                df = results[q["query"]["datasetName"]]
+                exprs = [F.expr(f["expression"].replace("`*`", "*")).alias(f["name"]) for f in fields]
+                keys = [F.expr(f["expression"]).alias(f["name"]) for f in fields if not aggregate.match(f["expression"])]
+                out = df.select(*exprs) if q["query"]["disaggregated"] or len(keys) == len(fields) \
+                    else df.groupBy(*keys).agg(*[e for e, f in zip(exprs, fields) if aggregate.match(f["expression"])])
+                assert out.toPandas() is not None, w["name"]
+                encoded = w["spec"]["encodings"]
+                names = [c["fieldName"] for c in encoded.get("columns", [])] + \
+                    [v["fieldName"] for k, v in encoded.items() if k != "columns"]
+                assert set(names) <= {f["name"] for f in fields}, w["name"]
+        if "compromises" in results:
+            shown = [r["account"] for r in results["compromises"].collect()]
+            assert shown == [c["account"] for c in summary["results"]["ml_anomaly_detection"]["compromised"]]
 
 
 def test_every_table_a_run_writes_is_the_registry_table(synthetic, spark):
