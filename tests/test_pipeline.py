@@ -482,8 +482,12 @@ def test_binary_input_is_quarantined_and_stops_the_gate(loghub_run, spark_server
     out, _ = loghub_run
     junk = tmp_path / "firmware.bin"
     junk.write_bytes(bytes(range(256)) * 400)
-    with pytest.raises(PipelineError, match=r"validation failed: .*quarantined share under threshold"):
+    with pytest.raises(PipelineError, match=r"validation failed: .*quarantined share under threshold") as failed:
         _run(spark_server, out, [junk])
+    # the failed batch has its analyst's report too, saying why the gate closed
+    report = Path(re.search(r"the analyst's report: (\S+report\.html)", str(failed.value))[1])
+    health = report.read_text(encoding="utf-8").split('<section id="health"')[1]
+    assert "FAILED" in health and "quarantined share under threshold" in health
 
 
 def test_a_day_without_sshd_lines_and_a_day_with_nothing_new_run_to_the_end(loghub_run, spark, spark_server,
