@@ -16,6 +16,7 @@ import html
 import json
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 
 from lib import plots
@@ -144,7 +145,7 @@ def _e(value) -> str:
     """A value as HTML text: escaped, control characters shown, never obeyed."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else str(value)
+    text = ", ".join(map(str, value)) if isinstance(value, (list, tuple, np.ndarray)) else str(value)
     text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return html.escape(text, quote=True)
 

@@ -3,6 +3,7 @@ and that log text (attacker-written) is shown, never obeyed. The report of a rea
 browser, is tested in tests/test_pipeline.py."""
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,6 +88,11 @@ def test_log_text_in_any_field_is_escaped_and_charted_without_markup(name):
         {"user": [name, name[:-1] + "!"], "failures": [9, 8], "sources": [1, 1], "invalid": [1, 1]})))
     assert "<script>alert" not in page and "\x1b" not in page and "red\nline" not in page
     assert "&lt;script&gt;" in page or "<script" not in name
+
+
+def test_values_of_any_type_are_shown_as_text():
+    assert report._e(np.int64(7)) == "7" and report._e(np.array(["a", "<b>"])) == "a, &lt;b&gt;"
+    assert report._e(None) == "" and report._e(float("nan")) == ""
 
 
 def test_chart_labels_are_one_line_cut_and_not_mathtext():
