@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lib.text import shown
+
+
 def _pyplot():
     import matplotlib
 
@@ -57,7 +60,7 @@ def recall_by_kind(per_kind: pd.DataFrame):
 def label(text, width: int = 28) -> str:
     """Log text (a user name, an address) as a chart label: one line, at most `width` characters, and
     never read as markup (matplotlib would parse ``$...$`` as mathtext)."""
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    text = shown(text)
     text = text if len(text) <= width else text[:width - 1] + "…"
     return text.replace("$", r"\$")
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lib import plots
+from lib.text import shown
 
 TOP = 10
 # The incidents' kinds as an analyst says them (incidents.py's identifiers as keys).
@@ -146,7 +147,7 @@ def _e(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     text = ", ".join(map(str, value)) if isinstance(value, (list, tuple, np.ndarray)) else str(value)
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    text = shown(text)
     return html.escape(text, quote=True)
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lib.adf import NOTEBOOKS, REPO, PipelineError, load_pipeline, notebook_activities, notebook_name, resolve
+from lib.text import shown
 
 
 # ------------------------------------------------------------ the run
@@ -330,18 +331,13 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
     print("\n".join(lines), file=out)
 
 
-def _shown(text) -> str:
-    """Log text for a terminal: control characters (ANSI escapes, line breaks) shown escaped, never obeyed."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
-
-
 def answers(ml: dict) -> list[str]:
     """The two questions an analyst asks first: did anyone get in, and what are the worst incidents."""
     if "compromised" not in ml:
         return []
-    got_in = [f"{_shown(c['account'])} from {_shown(c['source'])} at {_shown(c['at'])}" for c in ml["compromised"]]
+    got_in = [f"{shown(c['account'])} from {shown(c['source'])} at {shown(c['at'])}" for c in ml["compromised"]]
     lines = ["Compromised accounts: " + ("; ".join(got_in) if got_in else "none")]
     top = ml.get("top_incidents") or []
     lines.append("Top incidents:" + ("" if top else " none"))
-    lines += [f"  {i['rank']}. [{i['severity']}] {i['kind']}: {_shown(i['summary'])}" for i in top]
+    lines += [f"  {i['rank']}. [{i['severity']}] {i['kind']}: {shown(i['summary'])}" for i in top]
     return lines
