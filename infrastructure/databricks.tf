@@ -79,6 +79,47 @@ resource "databricks_grants" "lake" {
   }
 }
 
+# ---- Unity Catalog names (the notebooks' `catalog`/`schema` parameters, lib/lake.py): the
+# lake's schema in an existing catalog, managed in the gold container, with the volume `lake`
+# for its files. ADF's identity may use the catalog, and create, read and write in the schema.
+resource "databricks_schema" "lake" {
+  count = var.uc_catalog == "" ? 0 : 1
+
+  catalog_name = var.uc_catalog
+  name         = var.uc_schema
+  comment      = "openssh-lakehouse: tables <layer>_<table> and the volume of its files"
+  storage_root = "${databricks_external_location.lake["gold"].url}unity_catalog/${var.uc_schema}"
+}
+
+resource "databricks_volume" "lake" {
+  count = var.uc_catalog == "" ? 0 : 1
+
+  name         = "lake" # lib/lake.py VOLUME
+  catalog_name = var.uc_catalog
+  schema_name  = databricks_schema.lake[0].name
+  volume_type  = "MANAGED"
+  comment      = "landed raw logs, quality reports and the final CSVs, in the lake's layout"
+}
+
+resource "databricks_grant" "catalog" {
+  count = var.uc_catalog == "" ? 0 : 1
+
+  catalog    = var.uc_catalog
+  principal  = databricks_service_principal.adf.application_id
+  privileges = ["USE_CATALOG"]
+}
+
+resource "databricks_grants" "schema" {
+  count = var.uc_catalog == "" ? 0 : 1
+
+  schema = databricks_schema.lake[0].id
+
+  grant {
+    principal  = databricks_service_principal.adf.application_id
+    privileges = ["USE_SCHEMA", "CREATE_TABLE", "SELECT", "MODIFY", "READ_VOLUME", "WRITE_VOLUME"]
+  }
+}
+
 # ---- the cluster, as the seed specifies it
 data "databricks_spark_version" "lts" {
   long_term_support = true

@@ -170,6 +170,18 @@ variable "storage_credential_name" {
   default     = "openssh-lakehouse-lake"
 }
 
+variable "uc_catalog" {
+  description = "Existing Unity Catalog catalog for the lake's schema and volume (the notebooks' `catalog` parameter); \"\" = tables by path only."
+  type        = string
+  default     = ""
+}
+
+variable "uc_schema" {
+  description = "Schema of the lake's tables (<layer>_<table>) and of its volume `lake` (the notebooks' `schema` parameter)."
+  type        = string
+  default     = "openssh"
+}
+
 # ---- orchestration, secrets, images, cluster
 variable "data_factory_name" {
   description = "Data Factory name (globally unique)."

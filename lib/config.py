@@ -27,6 +27,8 @@ class Defaults:
     # where the lake lives and how it is reached
     lake_root: str = ""
     storage_account: str = ""
+    uc_catalog: str = ""         # Unity Catalog: "" = tables by path
+    uc_schema: str = "openssh"
     secret_scope: str = "openssh-lakehouse"
     auth: str = "unity_catalog"
     batch_id: str = ""

@@ -111,7 +111,7 @@ def refresh(spark, lake, batch_id: str | None, window_minutes: int = 60, burst_m
     """
     events = lake.read_table(spark, "silver")
     tables = ("features", "source_hourly", "events_hourly")
-    if full or batch_id is None or not all(lake.is_delta(t) for t in tables):
+    if full or batch_id is None or not all(lake.is_delta(t, spark) for t in tables):
         feats = features.spark_features(events, window_minutes, burst_minutes)
         lake.write_table(feats, "features")
         hourly = lake.read_table(spark, "features") if window_minutes == 60 else \

@@ -21,6 +21,12 @@ reader never sees a half-written version, a writer killed at any point leaves th
 previous version readable (its unreferenced files are left for VACUUM), and a
 re-run of a batch replaces that batch (`replaceWhere` on `batch_id`) instead of
 appending it again. Spark SQL reads them by path: ``delta.`<path>```.
+
+On Databricks with Unity Catalog, `uc_catalog` (and `uc_schema`) name the tables instead of
+paths: ``<catalog>.<schema>.<layer>_<table>`` (``main.openssh.silver_structured_logs``,
+the path's last folder after its layer), and the files (landed logs, reports, the final
+CSVs) live in the schema's volume ``/Volumes/<catalog>/<schema>/lake/<layer>/...``, in
+the same layout. Paths stay the default, for the seed's layout and for mounts (legacy).
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ from pathlib import Path
 from lib import tables
 
 LAYERS = ("bronze", "silver", "gold", "models")
+VOLUME = "lake"  # the Unity Catalog volume of the files, in the lake's schema (infrastructure/databricks.tf)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT_ENV = "LAKEHOUSE_OUTPUT"
 
@@ -164,18 +172,30 @@ def _local(path: str) -> str:
 
 @dataclass(frozen=True)
 class Lake:
-    """Paths of the lake. `root` is a local directory, or None with `account` for ADLS."""
+    """Paths of the lake. `root` is a local directory (or a volume), or None with `account` for ADLS;
+    with `catalog` and `schema`, the Delta tables are Unity Catalog tables of that name instead."""
 
     root: str | None = None
     account: str | None = None
     fs: FileSystem = FileSystem()
+    catalog: str | None = None
+    schema: str | None = None
 
     @classmethod
-    def from_params(cls, lake_root: str = "", storage_account: str = "", dbutils=None) -> "Lake":
+    def from_params(cls, lake_root: str = "", storage_account: str = "", dbutils=None,
+                    uc_catalog: str = "", uc_schema: str = "openssh") -> "Lake":
+        """The lake the notebook parameters name. `uc_catalog` set: tables by Unity Catalog name, files
+        in the schema's volume unless `lake_root` or `storage_account` says where else."""
+        fs = FileSystem(dbutils) if dbutils else FileSystem()
+        names = {}
+        if uc_catalog.strip():
+            names = {"catalog": _identifier(uc_catalog, "catalog"), "schema": _identifier(uc_schema, "schema")}
+            if not lake_root and not storage_account:
+                lake_root = f"/Volumes/{names['catalog']}/{names['schema']}/{VOLUME}"
         if storage_account:
-            return cls(account=storage_account, fs=FileSystem(dbutils))
+            return cls(account=storage_account, fs=FileSystem(dbutils), **names)
         root = os.path.abspath(lake_root) if lake_root else str(default_output() / "lake")
-        return cls(root=root, fs=FileSystem(dbutils) if dbutils else FileSystem())
+        return cls(root=root, fs=fs, **names)
 
     def layer(self, name: str) -> str:
         if self.account:
@@ -185,6 +205,45 @@ class Lake:
     def path(self, table: str, *parts: str) -> str:
         layer, sub = TABLES[table]
         return "/".join(p for p in (self.layer(layer), sub, *parts) if p)
+
+    def table_name(self, table: str) -> str | None:
+        """The Unity Catalog name of Delta table `table` (``<catalog>.<schema>.<layer>_<folder>``), or
+        None when the lake addresses its tables by path."""
+        if not self.catalog:
+            return None
+        t = tables.table(table)
+        if not t.schema:
+            raise ValueError(f"{table} is a folder of files, not a table")
+        return f"{self.catalog}.{self.schema}.{t.layer}_{t.path.rsplit('/', 1)[-1]}"
+
+    def location(self, table: str) -> str:
+        """Where `table` is, as a reader names it: its Unity Catalog name, else its path."""
+        return self.table_name(table) or self.path(table)
+
+    def sql_name(self, table: str) -> str:
+        """`table` in Spark SQL: ``catalog.schema.table`` or ``delta.`<path>```."""
+        return self.table_name(table) or f"delta.`{self.path(table)}`"
+
+    def _replace(self, df, table: str, predicate: str | None, partition_by: tuple = ()) -> str:
+        """Replace the rows of `table` that `predicate` selects (all of them, schema included, when
+        None) with `df`'s, in one Delta commit. By path: `replaceWhere`. By name: the table API
+        (``writeTo``), which Unity Catalog expects and whose overwrite-by-condition is the same
+        replace (``saveAsTable`` would replace the whole table's metadata)."""
+        name = self.table_name(table)
+        if name is None:
+            writer = df.write.format("delta").mode("overwrite")
+            writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
+            (writer.partitionBy(*partition_by) if partition_by else writer).save(self.path(table))
+        elif predicate is None:
+            df.writeTo(name).using("delta").createOrReplace()
+        elif df.sparkSession.catalog.tableExists(name):
+            from pyspark.sql import functions as F
+
+            df.writeTo(name).overwrite(F.expr(predicate))
+        else:
+            writer = df.writeTo(name).using("delta")
+            (writer.partitionedBy(*partition_by) if partition_by else writer).create()
+        return self.location(table)
 
     @property
     def final_csv(self) -> str:
@@ -199,7 +258,7 @@ class Lake:
         """Create the layout (a no-op for what exists) and say where everything is."""
         for table in ("raw_logs", "bronze", "silver", "quarantine", "quality_reports", "final_data", "models"):
             self.fs.makedirs(self.path(table))
-        return {t: self.path(t) for t in TABLES}
+        return {t: self.location(t) if tables.table(t).schema else self.path(t) for t in TABLES}
 
     # ---- batches and inputs -------------------------------------------------
     def set_latest_batch(self, batch_id: str) -> None:
@@ -240,8 +299,14 @@ class Lake:
                 out[f] = manifests[folder][base]
         return out
 
-    def is_delta(self, table: str) -> bool:
-        """True once `table` has a committed Delta version (its `_delta_log` holds a commit)."""
+    def is_delta(self, table: str, spark=None) -> bool:
+        """True once `table` has a committed Delta version (its `_delta_log` holds a commit; a Unity
+        Catalog table: it exists, which needs `spark`)."""
+        name = self.table_name(table)
+        if name:
+            if spark is None:
+                raise ValueError(f"is_delta({table!r}) needs the Spark session for a Unity Catalog table")
+            return spark.catalog.tableExists(name)
         log = self.path(table, "_delta_log")
         return any(n.endswith(".json") for n in self.fs.listdir(log))
 
@@ -252,7 +317,7 @@ class Lake:
 
     def history(self, spark, table: str) -> list[dict]:
         """`DESCRIBE HISTORY` of `table`, newest version first."""
-        rows = spark.sql(f"DESCRIBE HISTORY delta.`{self.path(table)}`").select(
+        rows = spark.sql(f"DESCRIBE HISTORY {self.sql_name(table)}").select(
             "version", "operation", "operationParameters").collect()
         return [r.asDict() for r in rows]
 
@@ -274,9 +339,8 @@ class Lake:
         if tables.table(table).partition_by[:1] != ("batch_id",):
             raise ValueError(f"{table} is not partitioned by batch: write it with write_table or replace_keys")
         predicate = f"batch_id = '{_batch_literal(batch_id)}'"
-        (df.withColumn("batch_id", F.lit(batch_id)).write.format("delta").mode("overwrite")
-         .option("replaceWhere", predicate).partitionBy(*tables.table(table).partition_by).save(self.path(table)))
-        return self.path(table)
+        return self._replace(df.withColumn("batch_id", F.lit(batch_id)), table, predicate,
+                             tables.table(table).partition_by)
 
     def replace_keys(self, df, table: str, column: str, seconds: list[int]) -> str:
         """Replace the rows of `table` whose timestamp `column` falls on one of `seconds` (epoch
@@ -286,40 +350,39 @@ class Lake:
         never overwrite others. Nothing to replace: no commit.
         """
         if not seconds:
-            return self.path(table)
-        keys = ", ".join(str(int(s)) for s in sorted(set(seconds)))
-        (df.write.format("delta").mode("overwrite").option("replaceWhere", f"unix_seconds({column}) IN ({keys})")
-         .save(self.path(table)))
-        return self.path(table)
+            return self.location(table)
+        # The column itself against constants: a predicate that the table API can hand to Delta.
+        keys = ", ".join(f"timestamp_seconds({int(s)})" for s in sorted(set(seconds)))
+        return self._replace(df, table, f"{column} IN ({keys})")
 
     def add_columns(self, spark, table: str, columns: dict) -> list[str]:
         """Add the nullable `columns` (name -> SQL type) that an existing `table` lacks, one ALTER TABLE
         each (a lake written by an earlier release: Delta refuses a write with a column its schema lacks,
         and the old rows read as null). Returns the columns added."""
-        if not self.is_delta(table):
+        if not self.is_delta(table, spark):
             return []
-        have = set(spark.read.format("delta").load(self.path(table)).columns)
+        have = set(self.read_table(spark, table).columns)
         added = [name for name in columns if name not in have]
         for name in added:
             if not re.fullmatch(r"[a-z_]+", name) or not re.fullmatch(r"[a-z<>]+", columns[name]):
                 raise ValueError(f"not a column to add: {name} {columns[name]}")
-            spark.sql(f"ALTER TABLE delta.`{self.path(table)}` ADD COLUMNS ({name} {columns[name]})")
+            spark.sql(f"ALTER TABLE {self.sql_name(table)} ADD COLUMNS ({name} {columns[name]})")
         return added
 
     def write_table(self, df, table: str) -> str:
         """Replace the whole (unpartitioned) `table` with `df` in one Delta commit."""
-        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.path(table))
-        return self.path(table)
+        return self._replace(df, table, None)
 
     def read_table(self, spark, table: str, batch_id: str | None = None, version: int | None = None):
         """A table as a DataFrame (one batch of it when `batch_id` is given; an earlier Delta
         `version` for time travel), or None before its first commit."""
-        if not self.is_delta(table):
+        if not self.is_delta(table, spark):
             return None
         reader = spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", int(version))
-        df = reader.load(self.path(table))
+        name = self.table_name(table)
+        df = reader.table(name) if name else reader.load(self.path(table))
         if batch_id is not None:
             from pyspark.sql import functions as F
 
@@ -328,7 +391,7 @@ class Lake:
 
     def version(self, spark, table: str) -> int | None:
         """The table's current Delta version (what a reader sees now), None before its first commit."""
-        if not self.is_delta(table):
+        if not self.is_delta(table, spark):
             return None
         return self.history(spark, table)[0]["version"]
 
@@ -391,7 +454,7 @@ class Lake:
             self.write_partition(silver.quarantine(parsed), "quarantine", batch_id)
         finally:
             parsed.unpersist()
-        return {"silver": self.path("silver"), "quarantine": self.path("quarantine")}
+        return {"silver": self.location("silver"), "quarantine": self.location("quarantine")}
 
 
 _BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
@@ -405,6 +468,14 @@ def batch_id_of(digests) -> str:
 
     text = "\n".join(f"{name}:{digest}" for name, digest in sorted(digests))
     return "b" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _identifier(value: str, what: str) -> str:
+    """A Unity Catalog catalog or schema name, checked: letters, digits and `_`, not starting with a digit."""
+    name = str(value).strip()
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"invalid {what} name {value!r}: use letters, digits and _ (not starting with a digit)")
+    return name
 
 
 def _batch_literal(batch_id: str) -> str:

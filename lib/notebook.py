@@ -54,7 +54,8 @@ def start(namespace: dict):
     p = checked(notebook_params(namespace))
     dbutils = namespace.get("dbutils")
     spark = get_spark()
-    return p, spark, Lake.from_params(p.lake_root, p.storage_account, dbutils=dbutils)
+    return p, spark, Lake.from_params(p.lake_root, p.storage_account, dbutils=dbutils,
+                                      uc_catalog=getattr(p, "uc_catalog", ""), uc_schema=getattr(p, "uc_schema", "openssh"))
 
 
 def finish(result: dict, namespace: dict) -> None:

@@ -38,7 +38,7 @@ CHAIN = ["mount", "raw_load", "silver_load", "gold_load", "ml_anomaly_detection"
 ADF_TYPES = {"String": str, "Int": int, "Float": float, "Bool": bool}
 # Parameters that must reach every notebook declaring them: without storage_account a
 # notebook on Databricks would write its lake to the driver's local disk.
-REQUIRED_ON_AZURE = {"storage_account"}
+REQUIRED_ON_AZURE = {"storage_account", "uc_catalog", "uc_schema"}
 MAX_TIMEOUT = timedelta(days=7)  # ADF's default activity timeout, which the pipeline must undercut
 
 

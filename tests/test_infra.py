@@ -21,7 +21,7 @@ import yaml
 from hcl2 import SerializationOptions
 from jsonschema import Draft202012Validator
 
-from lib.lake import LAYERS
+from lib.lake import LAYERS, VOLUME
 from lib.spark import SESSION_CONF
 
 REPO = Path(__file__).resolve().parent.parent
@@ -472,6 +472,8 @@ def test_terraform_agrees_with_adf_and_the_manifests(tf):
     pipeline = json.loads((REPO / "adf" / "pipeline.json").read_text())["properties"]["parameters"]
     assert _default(tf, "repo_path") == pipeline["repo_path"]["defaultValue"]
     assert _default(tf, "secret_scope") == pipeline["secret_scope"]["defaultValue"]
+    assert _default(tf, "uc_schema") == pipeline["uc_schema"]["defaultValue"]
+    assert tf["resource"]["databricks_volume"]["lake"]["name"] == VOLUME
     assert tf["resource"]["databricks_repo"]["project"]["path"] == "${var.repo_path}"
     namespaces = {d["metadata"].get("namespace", d["metadata"]["name"]) for p in MANIFESTS for d in _docs(p)}
     assert namespaces == {_default(tf, "api_namespace")}

@@ -114,3 +114,47 @@ def test_write_csv_is_spark_csv_in_order(spark, lake, tmp_path):
     empty = lake.write_csv(df.where("false"), "final_data", "empty.csv", order_by=("line_number",))
     with open(empty) as f:
         assert f.read() == "source_file,line_number,message,score,flag\n"
+
+
+def test_unity_catalog_names_hold_the_same_tables_as_paths(spark, tmp_path):
+    """With `uc_catalog`/`uc_schema`, every Delta table is a catalog table `<catalog>.<schema>.<layer>_<table>`
+    (here the session catalog: the same code path as Unity Catalog's three-level names). Silver and
+    incremental gold, a re-run and a late batch, give the tables that the path layout gives."""
+    from datetime import timedelta
+
+    from lib import bronze, gold, quality, synth
+
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.uc_lake LOCATION '{tmp_path / 'warehouse'}'")
+    named = Lake.from_params(str(tmp_path / "files"), uc_catalog="spark_catalog", uc_schema="uc_lake")
+    by_path = Lake.from_params(str(tmp_path / "paths"))
+    assert named.table_name("silver") == "spark_catalog.uc_lake.silver_structured_logs"
+    assert named.table_name("features") == "spark_catalog.uc_lake.gold_source_features"
+    start = synth.DEFAULT_START
+    for batch, seed, t0 in (("b1", 21, start), ("b2", 22, start + timedelta(minutes=30))):  # b2 is late
+        log, _ = synth.write(tmp_path / batch / "auth.log", lines=150, seed=seed, start=t0)
+        raw = bronze.to_bronze(bronze.read_text(spark, [str(log)]), batch, "2026-01-01 00:00:00")
+        for lake in (named, by_path):
+            lake.write_silver(raw, batch, start.year)
+            gold.refresh(spark, lake, batch)
+    named.write_silver(raw, "b2", start.year)  # a re-run of b2
+    for t in ("silver", "quarantine", "features", "source_hourly", "events_hourly", "top_sources"):
+        assert spark.catalog.tableExists(named.table_name(t)), t
+        assert quality.table_checksum(spark.table(named.table_name(t))) == \
+            quality.table_checksum(by_path.read_table(spark, t)), t
+    assert not (tmp_path / "files" / "silver").exists()  # the tables live in the catalog, not under the files
+    history = named.history(spark, "silver")
+    assert len(history) == 3 and "b2" in history[0]["operationParameters"]["predicate"]  # the re-run replaced b2
+    assert named.read_table(spark, "silver", version=0).select("batch_id").distinct().count() == 1
+
+
+def test_unity_catalog_files_live_in_the_schemas_volume_and_names_are_checked():
+    lake = Lake.from_params(uc_catalog="main", uc_schema="openssh")
+    assert lake.path("raw_logs") == "/Volumes/main/openssh/lake/bronze/raw_logs"
+    assert lake.final_csv == "/Volumes/main/openssh/lake/gold/final_data/openssh_logs_final.csv"
+    assert lake.sql_name("incidents") == "main.openssh.gold_incidents"
+    with pytest.raises(ValueError, match="not a table"):
+        lake.table_name("raw_logs")
+    for catalog, schema in (("main; DROP TABLE x", "openssh"), ("main", "a.b"), ("main", ""), ("1main", "s")):
+        with pytest.raises(ValueError, match="invalid (catalog|schema) name"):
+            Lake.from_params(uc_catalog=catalog, uc_schema=schema)
+    assert Lake.from_params("/tmp/x", uc_schema="openssh").table_name("silver") is None  # no catalog: paths
