@@ -65,8 +65,8 @@ def test_parameters_are_cast_to_the_notebooks_types():
     from lib.params import cast_like, declared_parameters
 
     declared = declared_parameters(runner.NOTEBOOKS / "silver_load.ipynb")
-    assert declared == {"lake_root": "", "storage_account": "", "batch_id": "", "year": 0, "timezone": "UTC",
-                        "max_repeat": 10}
+    assert declared == {"lake_root": "", "storage_account": "", "uc_catalog": "", "uc_schema": "openssh",
+                        "batch_id": "", "year": 0, "timezone": "UTC", "max_repeat": 10}
     assert cast_like("2024", declared["year"]) == 2024 and cast_like(2024, declared["year"]) == 2024
     assert cast_like("false", False) is False and cast_like("True", False) is True
     assert cast_like(0.5, 0.1) == 0.5 and cast_like("", 3) == 3 and cast_like(7, "") == "7"
