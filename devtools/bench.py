@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -254,6 +255,8 @@ def incremental(batches: int, lines: int, folder: Path, master: str = "local[2]"
             synth.write(path, lines=lines, seed=SEED + day, start=synth.DEFAULT_START + timedelta(days=day))
         logs.append(path)
     runs = []
+    for old in ("lake-incremental", "lake-full"):  # a lake left by an earlier bench would make every file "already in"
+        shutil.rmtree(folder / old, ignore_errors=True)
     with ConnectServer(master=master, log_path=folder / "spark-connect.log") as server:
         lake = folder / "lake-incremental"
         for day, log in enumerate(logs, 1):

@@ -42,6 +42,8 @@ class Defaults:
     full_refresh: bool = False
     # the model (the ML notebook, validation, the API)
     model_name: str = "ssh-anomaly-model"
+    # incidents are detected per period of this many days (the ML notebook; 0 = the whole lake at once)
+    incident_days: int = 7
     # the promotion gate: the ML notebook proposes a champion on it, validation checks it again
     min_pr_auc: float = 0.7
     min_recall_brute_force: float = 0.95

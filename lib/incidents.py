@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from lib import tables
-from lib import templates as tp
 
 ATTEMPT_COLUMNS = ("src", "t", "outcome", "user", "invalid_user", "weight", "method", "event_id", "source_file",
                    "line_number")
@@ -130,6 +129,125 @@ def spark_attempts(silver):
             c("weight").cast("int").alias("weight"), c("auth_method").alias("method"), c("event_id"),
             c("source_file"), c("line_number")]
     return direct.select(*cols).unionByName(enders.select(*cols)).where(c("src").isNotNull())
+
+
+# ---------------------------------------------------------------- detection periods
+# The pipeline detects per period of event time, so that a daily run reads the last week of
+# Silver, not its whole history. Periods are `days` long and start at PERIOD_ANCHOR (a Monday,
+# 00:00 UTC: 7-day periods are ISO weeks). A period's incidents are those that begin in it,
+# found from its attempts and those of the LOOKAHEAD after it (an attack that straddles its end
+# is one incident, in the period where it began); (source, user) pairs that logged in before the
+# period stay known good. A run detects again the periods its batch's events fall in (or whose
+# lookahead they fall in) and keeps the others' incidents as they were, so the incidents table
+# equals detection over every period, whatever order the batches came in (`spark_periods` names
+# the periods a batch changes, late data included). An attack that goes on into the next period
+# is that period's incident too when its part there is an attack on its own: one per period, as
+# fail2ban bans a source again.
+PERIOD_ANCHOR = datetime(1970, 1, 5, tzinfo=timezone.utc).timestamp()
+LOOKAHEAD_SECONDS = 86400
+
+
+def period_of(t: float, days: int) -> int:
+    """The period (an integer) that epoch second `t` falls in."""
+    return math.floor((t - PERIOD_ANCHOR) / (days * 86400))
+
+
+def period_bounds(period: int, days: int) -> tuple[float, float]:
+    """[start, end) of `period`, epoch seconds."""
+    start = PERIOD_ANCHOR + period * days * 86400
+    return start, start + days * 86400
+
+
+def spark_periods(silver, batch, days: int) -> list[int]:
+    """The periods whose incidents a batch (`batch`, its Silver rows, in `silver`) can change: those
+    its sshd events fall in, the one before when they fall in its lookahead, and the later periods
+    in which a (source, user) pair that logged in in the batch made attempts after that login
+    (late data makes the pair known good there)."""
+    from pyspark.sql import functions as F
+
+    c, days_s = F.col, days * 86400
+
+    def period(t):
+        return F.floor((t - F.lit(int(PERIOD_ANCHOR))) / F.lit(days_s)).alias("p")
+
+    sshd = (c("category") == "sshd") & c("timestamp").isNotNull()
+    t = F.unix_seconds(c("timestamp"))
+    own = batch.where(sshd).select(F.explode(F.array(t, t - F.lit(LOOKAHEAD_SECONDS))).alias("t")).select(period(c("t")))
+    src = F.coalesce("src_ip", "src_host")
+    logins = (batch.where(sshd & (c("action") == "auth_success")).groupBy(src.alias("src"), "user")
+              .agg(F.min("timestamp").alias("since")))
+    first = logins.agg(F.min("since")).first()[0]
+    periods = {int(r["p"]) for r in own.distinct().collect()}
+    if first is not None:
+        later = (silver.where(sshd & (c("timestamp") > F.lit(first))).select(src.alias("src"), "user", "timestamp")
+                 .join(F.broadcast(logins), ["src", "user"]).where(c("timestamp") > c("since"))
+                 .select(period(F.unix_seconds(c("timestamp")))).distinct())
+        periods |= {int(r["p"]) for r in later.collect()}
+    return sorted(periods)
+
+
+def spark_known_good(silver):
+    """The (src, user) pairs with a successful login in `silver` (as `spark_attempts` names them)."""
+    from pyspark.sql import functions as F
+
+    c = F.col
+    return (silver.where((c("category") == "sshd") & (c("action") == "auth_success"))
+            .select(F.coalesce("src_ip", "src_host").alias("src"), "user").where(c("src").isNotNull()).distinct())
+
+
+def detect_periods(silver, periods: list[int] | None, days: int, anomalies=None,
+                   rules: Rules = DEFAULT_RULES) -> list[dict]:
+    """The incidents that begin in `periods` (see above), unranked; `periods` None (or `days` 0):
+    every incident of Silver, as one period. `anomalies`: the model's scores, noted on the
+    incidents (the period's own windows: the highest flagged score per source)."""
+    from pyspark.sql import functions as F
+
+    if not days or periods is None:
+        return detect(_collect(spark_attempts(silver)), rules, model_scores=_scores(anomalies, None, None))
+    ts, out = F.col("timestamp"), []
+    for period in periods:
+        start, end = period_bounds(period, days)
+        lo, hi = F.timestamp_seconds(F.lit(int(start))), F.timestamp_seconds(F.lit(int(end + LOOKAHEAD_SECONDS)))
+        attempts = _collect(spark_attempts(silver.where((ts >= lo) & (ts < hi))))
+        known = {(r["src"], r["user"]) for r in spark_known_good(silver.where(ts < lo)).collect()}
+        found = detect(attempts, rules, known_good=known, model_scores=_scores(anomalies, lo, hi))
+        out += [i for i in found if start <= _seconds(i["first_seen"]) < end]
+    return out
+
+
+def merge_periods(previous: list[dict], found: list[dict], periods: list[int] | None, days: int) -> list[dict]:
+    """The incidents table after detecting `periods` again: `previous`'s incidents of the other
+    periods, kept, and `found`; an incident found before keeps when it was first detected
+    (`detected_at`, `time_to_detect_s`). Ranked over the whole table."""
+    redone = None if not days or periods is None else set(periods)
+    before = {i["incident_id"]: i for i in previous}
+    kept = [dict(i) for i in previous
+            if redone is not None and period_of(_seconds(i["first_seen"]), days) not in redone]
+    for inc in found:
+        old = before.get(inc["incident_id"])
+        if old and old.get("detected_at"):
+            inc = dict(inc, detected_at=old["detected_at"], time_to_detect_s=old["time_to_detect_s"])
+        kept.append(inc)
+    return rank(kept)
+
+
+def _collect(df) -> list[dict]:
+    return [r.asDict() for r in df.collect()]
+
+
+def _scores(anomalies, lo, hi) -> dict:
+    from pyspark.sql import functions as F
+
+    if anomalies is None:
+        return {}
+    flagged = anomalies.where("is_anomaly")
+    if lo is not None:
+        flagged = flagged.where((F.col("window_start") >= lo) & (F.col("window_start") < hi))
+    return {r["src"]: r["score"] for r in flagged.groupBy("src").agg(F.max("anomaly_score").alias("score")).collect()}
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 # ---------------------------------------------------------------- detection
@@ -267,10 +385,16 @@ def detect(attempts: list[dict], rules: Rules = DEFAULT_RULES, known_good: set |
         if scores:
             inc["model_score"] = max(scores)
             inc["detectors"] = inc["detectors"] + ["isolation_forest"]
-    incidents.sort(key=lambda i: (SEVERITY_RANK[i["severity"]], -i["failures"], i["first_seen"], i["incident_id"]))
-    for n, inc in enumerate(incidents, start=1):
+    return rank(incidents)
+
+
+def rank(found: list[dict]) -> list[dict]:
+    """`found` in rank order (compromises first, then by severity, failures, time), `rank` set 1..n."""
+    found = sorted(found, key=lambda i: (SEVERITY_RANK[i["severity"]], -i["failures"], i["first_seen"],
+                                         i["incident_id"]))
+    for n, inc in enumerate(found, start=1):
         inc["rank"] = n
-    return incidents
+    return found
 
 
 def _unresolved(fails: list[dict], wins: list[dict], rules: Rules) -> list[dict]:

@@ -7,7 +7,8 @@
    alias moves only when validation publishes the batch (`lib.publish`).
 4. `score_batch`: the champion (or the proposed version) scores the batch's source-windows
    (`lib.scoring`), and the batch's final CSV gets the anomaly columns.
-5. `find_incidents`: the lake's authentication attempts as ranked incidents.
+5. `find_incidents`: the lake's authentication attempts as ranked incidents (the batch's detection
+   periods detected again, the others kept).
 6. `record_monitoring`: prediction count, anomaly rate and drift per feature, to MLflow and the lake.
 """
 from __future__ import annotations
@@ -168,17 +169,24 @@ def score_batch(spark, lake, model_name: str, version, batch_id: str, window_min
     return Scoring(scored, batch_scored, batch_rows, whole_lake, anomalies, events, final_csv)
 
 
-def find_incidents(spark, lake, result: Scoring) -> pd.DataFrame:
-    """Every authentication attempt of the lake as ranked incidents (compromises first), the model's
-    highest score per source noted on its incidents; written to the incidents table."""
+def find_incidents(spark, lake, result: Scoring, batch_id: str, incident_days: int = 7) -> pd.DataFrame:
+    """The lake's incidents, ranked (compromises first), with the model's highest score per source
+    noted: the detection periods (`incidents`, "detection periods") the batch's events fall in are
+    detected again from Silver, the others kept; every period when the whole lake was scored
+    again, and the whole lake as one when `incident_days` is 0. Written to the incidents table."""
     from pyspark.sql import functions as F
 
-    attempts = [r.asDict() for r in incidents.spark_attempts(result.events).collect()]
-    model_scores = {r["src"]: r["score"] for r in result.anomalies.where("is_anomaly").groupBy("src")
-                    .agg(F.max("anomaly_score").alias("score")).collect()}
-    found = incidents.frame(incidents.stamp_detection(incidents.detect(attempts, model_scores=model_scores)))
-    lake.write_table(spark.createDataFrame(found, schema=incidents.INCIDENTS_SCHEMA), "incidents")
-    return found
+    periods = None
+    if incident_days:
+        scope = result.events if result.whole_lake else result.events.where(F.col("batch_id") == batch_id)
+        periods = incidents.spark_periods(result.events, scope, incident_days)
+    table = lake.read_table(spark, "incidents")
+    previous = [r.asDict() for r in table.collect()] if table is not None else []
+    found = incidents.stamp_detection(incidents.detect_periods(result.events, periods, incident_days,
+                                                               anomalies=result.anomalies))
+    merged = incidents.frame(incidents.merge_periods(previous, found, periods, incident_days))
+    lake.write_table(spark.createDataFrame(merged, schema=incidents.INCIDENTS_SCHEMA), "incidents")
+    return merged
 
 
 def record_monitoring(spark, lake, client, batch_id: str, training: Training, promotion: Promotion,

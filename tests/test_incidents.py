@@ -145,3 +145,70 @@ def test_loghub_every_source_fail2ban_bans_is_an_incident(loghub_log, peer_tools
     only_logins = {a["src"] for a in attempts if a["outcome"] == "success"} - {
         a["src"] for a in attempts if a["outcome"] != "success"}
     assert only_logins and not only_logins & in_incidents
+
+
+def _silver(spark, path, batch_id: str):
+    """The file's Silver rows, as a table (as the pipeline reads them: the parse's plan is not repeated)."""
+    raw = bronze.to_bronze(bronze.read_text(spark, [str(path)]), batch_id, "2026-01-01 00:00:00")
+    out = str(path) + ".silver"
+    silver.events(silver.parse(raw, 2026)).write.parquet(out)
+    return spark.read.parquet(out)
+
+
+def _week_lines() -> list[tuple[datetime, str]]:
+    """Two ISO weeks of one host (week B begins Monday 2026-03-09, 00:00 UTC)."""
+    mon, out = datetime(2026, 3, 9, tzinfo=timezone.utc), []
+
+    def add(t, msg):
+        out.append((t, f"{t:%b} {t.day:2d} {t:%H:%M:%S} h sshd[{100 + len(out)}]: {msg}"))
+
+    add(mon - timedelta(days=5, hours=-9), "Accepted password for erin from 10.0.0.7 port 1 ssh2")  # at her desk
+    for i in range(6):  # week A: a brute force on root ...
+        add(mon - timedelta(days=5, hours=-10) + timedelta(seconds=10 * i),
+            f"Failed password for root from 192.0.2.5 port {10 + i} ssh2")
+    for i in range(10):  # ... one across Sunday midnight, five failures before and five after ...
+        add(mon + timedelta(seconds=30 * i - 150), f"Failed password for admin from 198.51.100.7 port {20 + i} ssh2")
+    for i in range(6):  # ... the first source again in week B ...
+        add(mon + timedelta(days=1, hours=10, seconds=10 * i), f"Failed password for root from 192.0.2.5 port {40 + i} ssh2")
+    for i in range(12):  # ... and erin, who forgot her password: no incident, she logged in from there before
+        add(mon + timedelta(days=1, hours=12, seconds=10 * i), f"Failed password for erin from 10.0.0.7 port {60 + i} ssh2")
+    add(mon + timedelta(days=1, hours=13), "Accepted password for erin from 10.0.0.7 port 99 ssh2")
+    return sorted(out)
+
+
+def _table(found: list[dict]) -> list[tuple]:
+    return [(i["rank"], i["kind"], i["sources"], i["failures"], i["first_seen"][:10]) for i in found]
+
+
+def test_incidents_per_week_are_the_same_whatever_order_the_batches_come_in(spark, tmp_path):
+    lines = _week_lines()
+    mon = datetime(2026, 3, 9, tzinfo=timezone.utc)
+    late, first = tmp_path / "week_a.log", tmp_path / "week_b.log"  # week B is loaded first, week A a day late
+    late.write_text("".join(line + "\n" for t, line in lines if t < mon), encoding="utf-8")
+    first.write_text("".join(line + "\n" for t, line in lines if t >= mon), encoding="utf-8")
+    b1 = _silver(spark, first, "b1")
+    b2 = _silver(spark, late, "b2")
+    lake = b1.unionByName(b2)
+
+    whole = incidents.detect_periods(lake, None, 0)  # the whole lake as one period: one incident a source
+    assert [(i["kind"], i["sources"], i["failures"]) for i in whole] == [
+        ("brute_force", ["192.0.2.5"], 12), ("brute_force", ["198.51.100.7"], 10)]
+    every = incidents.spark_periods(lake, lake, 7)
+    full = incidents.merge_periods([], incidents.stamp_detection(incidents.detect_periods(lake, every, 7)), every, 7)
+    assert _table(full) == [  # per ISO week: the midnight attack in the week it began, and its own part in the next
+        (1, "brute_force", ["198.51.100.7"], 10, "2026-03-08"), (2, "brute_force", ["192.0.2.5"], 6, "2026-03-04"),
+        (3, "brute_force", ["192.0.2.5"], 6, "2026-03-10"), (4, "brute_force", ["198.51.100.7"], 5, "2026-03-09")]
+
+    p1 = incidents.spark_periods(b1, b1, 7)
+    t1 = incidents.merge_periods([], incidents.stamp_detection(incidents.detect_periods(b1, p1, 7)), p1, 7)
+    assert ("compromise", "erin") in {(i["kind"], i["account"]) for i in t1}  # without week A, erin looks broken into
+    p2 = incidents.spark_periods(lake, b2, 7)
+    assert p2 == every  # week A's login makes erin known good in week B: the late batch changes week B too
+    t2 = incidents.merge_periods(t1, incidents.stamp_detection(incidents.detect_periods(lake, p2, 7)), p2, 7)
+    assert _table(t2) == _table(full)
+    assert [{k: v for k, v in i.items() if k not in ("detected_at", "time_to_detect_s")} for i in t2] == \
+        [{k: v for k, v in i.items() if k not in ("detected_at", "time_to_detect_s")} for i in full]
+
+    later = incidents.stamp_detection(incidents.detect_periods(lake, p2, 7), now=mon + timedelta(days=30))
+    again = incidents.merge_periods(t2, later, p2, 7)  # the same batch again, a month on
+    assert [(i["incident_id"], i["detected_at"]) for i in again] == [(i["incident_id"], i["detected_at"]) for i in t2]
