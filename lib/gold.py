@@ -87,6 +87,16 @@ def bucket(ts: Column, seconds: int) -> Column:
     return F.floor(F.unix_seconds(ts) / seconds) * seconds
 
 
+def in_buckets(ts: Column, starts: list[int], seconds: int) -> Column:
+    """`ts` falls in one of the `seconds`-long buckets beginning at `starts` (epoch seconds). Said
+    also as a range of `ts` itself, which Delta's file statistics skip on: a batch's recompute
+    reads the files of its own days, not the lake's history."""
+    if not starts:
+        return F.lit(False)
+    lo, hi = F.timestamp_seconds(F.lit(int(min(starts)))), F.timestamp_seconds(F.lit(int(max(starts)) + seconds))
+    return (ts >= lo) & (ts < hi) & bucket(ts, seconds).isin([int(s) for s in starts])
+
+
 def touched(batch_events: DataFrame, window_minutes: int = 60) -> dict[str, list[int]]:
     """What a batch changes in gold: the feature windows of its sshd events and the hours of all its
     events (epoch seconds). Everything else in gold is untouched by it."""
@@ -122,14 +132,14 @@ def refresh(spark, lake, batch_id: str | None, window_minutes: int = 60, burst_m
     else:
         keys = touched(events.where(F.col("batch_id") == batch_id), window_minutes)
         ts = F.col("timestamp")
-        in_windows = bucket(ts, window_minutes * 60).isin(keys["windows"])
+        in_windows = in_buckets(ts, keys["windows"], window_minutes * 60)
         feats = features.spark_features(events.where(in_windows), window_minutes, burst_minutes)
         lake.replace_keys(feats, "features", "window_start", keys["windows"])
         hourly = feats if window_minutes == 60 else \
-            features.spark_features(events.where(bucket(ts, 3600).isin(keys["sshd_hours"])), 60, burst_minutes)
+            features.spark_features(events.where(in_buckets(ts, keys["sshd_hours"], 3600)), 60, burst_minutes)
         lake.replace_keys(source_hourly(hourly), "source_hourly", "hour",
                           keys["windows"] if window_minutes == 60 else keys["sshd_hours"])
-        lake.replace_keys(events_hourly(events.where(bucket(ts, 3600).isin(keys["hours"]))), "events_hourly",
+        lake.replace_keys(events_hourly(events.where(in_buckets(ts, keys["hours"], 3600))), "events_hourly",
                           "hour", keys["hours"])
     lake.write_table(top_sources(lake.read_table(spark, "features"), top_n), "top_sources")
     return {"mode": "full" if keys is None else "incremental",

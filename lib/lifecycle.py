@@ -164,8 +164,8 @@ def score_batch(spark, lake, model_name: str, version, batch_id: str, window_min
     keys = list(features.KEYS)
     batch_rows = scoring.windows_to_score(feature_table, touched).toPandas() if whole_lake else rows
     batch_scored = scored.merge(batch_rows[keys], on=keys) if whole_lake else scored
-    final_csv = lake.write_final(gold.final_data(batch_events, anomalies, window_minutes), batch_id,
-                                 order_by=gold.FINAL_ORDER)
+    final_csv = lake.write_final(gold.final_data(batch_events, scoring.windows_to_score(anomalies, touched),
+                                                 window_minutes), batch_id, order_by=gold.FINAL_ORDER)
     return Scoring(scored, batch_scored, batch_rows, whole_lake, anomalies, events, final_csv)
 
 
@@ -201,7 +201,7 @@ def record_monitoring(spark, lake, client, batch_id: str, training: Training, pr
     version = promotion.scoring.version
     monitor = monitoring.monitoring_row(batch_id, version, training.train, result.batch_rows, result.batch_scored,
                                    float(previous["anomaly_rate"].iloc[0]) if len(previous) else None)
-    flagged = result.anomalies.select("window_start", "is_anomaly").toPandas()
+    flagged = result.anomalies.where("is_anomaly").select("window_start", "is_anomaly").toPandas()  # what the plot shows
     with mlflow.start_run(run_name=f"monitor-{batch_id}"):
         mlflow.log_metrics({"predictions": monitor["predictions"], "anomaly_rate": monitor["anomaly_rate"],
                             **{f"psi_{k}": v for k, v in monitor["psi"].items()}})

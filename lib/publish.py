@@ -88,14 +88,22 @@ def audit(spark, lake, client, model_name: str, batch_id: str, year: int, gate: 
     csv = lake.batch_csv(batch_id)
     final_rows = spark.read.option("header", True).option("multiLine", True).csv(csv).count() \
         if lake.fs.exists(csv) else None
+    bronze, silver = lake.read_table(spark, "bronze", batch_id), lake.read_table(spark, "silver", batch_id)
+    feature_rows = lake.read_table(spark, "features")
+    scope = None
+    if bronze is not None and silver is not None:  # the lake-wide checks read what the batch can have changed
+        window = feature_rows.select("window_minutes").limit(1).collect() if feature_rows is not None else []
+        scope = quality.reach(silver, bronze, window[0]["window_minutes"] if window else None)
     checks = quality.run_checks(
-        bronze_df=lake.read_table(spark, "bronze", batch_id), silver_df=lake.read_table(spark, "silver", batch_id),
-        quarantine_df=lake.read_table(spark, "quarantine", batch_id), all_silver=lake.read_table(spark, "silver"),
-        feature_rows=lake.read_table(spark, "features"), events_hourly=lake.read_table(spark, "events_hourly"),
+        bronze_df=bronze, silver_df=silver, quarantine_df=lake.read_table(spark, "quarantine", batch_id),
+        all_silver=quality.within(lake.read_table(spark, "silver"), "timestamp", scope),
+        feature_rows=quality.within(feature_rows, "window_start", scope),
+        events_hourly=quality.within(lake.read_table(spark, "events_hourly"), "hour", scope),
         final_rows=final_rows, model_metrics=metrics,
         gate_failures=model.gate_failures(metrics, gate) if scored_by else ["no champion model"],
         monitoring=monitoring.monitoring_from_record(records[0]) if records else None,
-        ingested_df=lake.read_table(spark, "ingested_files", batch_id), all_bronze=lake.read_table(spark, "bronze"),
+        ingested_df=lake.read_table(spark, "ingested_files", batch_id),
+        all_bronze=quality.same_lines(lake.read_table(spark, "bronze"), scope),
         thresholds=quality.default_thresholds(year, **thresholds))
     return checks, scored_by
 

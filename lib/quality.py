@@ -8,6 +8,7 @@ real logs; make it an error with ``fail_on_drift``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -54,14 +55,55 @@ SILVER_SCHEMA = tables.table("silver").types
 QUARANTINE_SCHEMA = tables.table("quarantine").types
 
 
+def reach(batch_silver: DataFrame, batch_bronze: DataFrame, window_minutes: int | None) -> dict | None:
+    """What of the lake a batch can have changed, for the whole-lake checks to read only that:
+    the span of event time its Silver rows cover, widened to whole hours and source-windows
+    (`lo`..`hi`, epoch seconds; None when no row has a time), and the lines of its files
+    (`file_ids`, `min_line`..`max_line`). A line loaded twice, or gold that no longer sums to
+    Silver, is found by the batch that caused it; the lake's other rows were checked when
+    they were loaded."""
+    ts = batch_silver.agg(F.unix_seconds(F.min("timestamp")).alias("lo"),
+                          F.unix_seconds(F.max("timestamp")).alias("hi")).first()
+    lines = batch_bronze.agg(F.collect_set("file_id").alias("ids"), F.min("line_number").alias("lo"),
+                             F.max("line_number").alias("hi")).first()
+    out = {"file_ids": sorted(lines["ids"] or []), "min_line": lines["lo"], "max_line": lines["hi"],
+           "lo": None, "hi": None}
+    if ts["lo"] is not None:
+        step = math.lcm(3600, int(window_minutes or 60) * 60)  # both an hour's and a window's edge
+        out["lo"], out["hi"] = ts["lo"] // step * step, ts["hi"] // step * step + step
+    return out
+
+
+def within(df: DataFrame | None, column: str, scope: dict | None) -> DataFrame | None:
+    """`df`'s rows whose `column` (a timestamp) lies in `scope`'s span (`reach`); all of it without a scope."""
+    if df is None or scope is None:
+        return df
+    if scope["lo"] is None:
+        return df.limit(0)
+    c = F.col(column)
+    return df.where((c >= F.timestamp_seconds(F.lit(scope["lo"]))) & (c < F.timestamp_seconds(F.lit(scope["hi"]))))
+
+
+def same_lines(bronze: DataFrame | None, scope: dict | None) -> DataFrame | None:
+    """Bronze rows that can share (file_id, line_number) with the batch's (`reach`); all of it without a scope."""
+    if bronze is None or scope is None:
+        return bronze
+    if not scope["file_ids"]:
+        return bronze.limit(0)
+    c = F.col("line_number")
+    return bronze.where(F.col("file_id").isin(scope["file_ids"]) & (c >= scope["min_line"]) & (c <= scope["max_line"]))
+
+
 def run_checks(*, bronze_df: DataFrame | None, silver_df: DataFrame | None, quarantine_df: DataFrame | None,
                all_silver: DataFrame | None, feature_rows: DataFrame | None, events_hourly: DataFrame | None,
                final_rows: int | None, model_metrics: dict | None, gate_failures: list[str] | None,
                monitoring: dict | None, thresholds: dict, ingested_df: DataFrame | None = None,
                all_bronze: DataFrame | None = None) -> list[Check]:
     """All checks for one batch. `*_df` are the batch's rows (`ingested_df`: its ingestion
-    record, one row per input file); `all_silver`/`all_bronze` the whole tables; `final_rows`
-    the rows of the batch's final CSV."""
+    record, one row per input file); `all_silver`/`all_bronze`, `feature_rows` and
+    `events_hourly` the lake's tables, whole or as far as the batch reaches (`reach`, `within`,
+    `same_lines`: the pipeline's validation reads only that); `final_rows` the rows of the
+    batch's final CSV."""
     checks = [_schema_check("bronze", bronze_df, BRONZE_SCHEMA),
               _schema_check("silver", silver_df, SILVER_SCHEMA),
               _schema_check("quarantine", quarantine_df, QUARANTINE_SCHEMA)]

@@ -23,6 +23,7 @@ from lib import plots
 from lib.text import shown
 
 TOP = 10
+TARGETED_DAYS = 7  # the most-targeted accounts: failed logins in the week to the batch's last event
 # The incidents' kinds as an analyst says them (incidents.py's identifiers as keys).
 KIND_NAMES = {"compromise": "Compromise", "brute_force": "Brute force", "password_spraying": "Password spraying",
               "credential_stuffing": "Credential stuffing", "low_and_slow": "Low and slow",
@@ -51,12 +52,15 @@ def facts(spark, lake, batch_id: str, checks, previous: dict | None) -> dict:
     top = lake.read_table(spark, "top_sources")
     top_sources = _frame(top.orderBy(F.desc("failures"), "src").limit(TOP) if top is not None else None)
     silver = lake.read_table(spark, "silver")
-    targeted = _frame(silver.where((F.col("action") == "auth_failure") & F.col("user").isNotNull())
+    batch = silver.where(F.col("batch_id") == batch_id) if silver is not None else None
+    newest = batch.agg(F.unix_seconds(F.max("timestamp"))).first()[0] if batch is not None else None
+    recent = silver.where(F.col("timestamp") >= F.timestamp_seconds(F.lit(newest - TARGETED_DAYS * 86400))) \
+        if newest is not None else None  # the week to the batch's last event, not the lake's history
+    targeted = _frame(recent.where((F.col("action") == "auth_failure") & F.col("user").isNotNull())
                       .groupBy("user").agg(F.sum(F.coalesce("repeat_count", F.lit(1))).alias("failures"),
                                            F.countDistinct("src_ip").alias("sources"),
                                            F.max(F.col("invalid_user").cast("int")).alias("invalid"))
-                      .orderBy(F.desc("failures"), "user").limit(TOP) if silver is not None else None)
-    batch = silver.where(F.col("batch_id") == batch_id) if silver is not None else None
+                      .orderBy(F.desc("failures"), "user").limit(TOP) if recent is not None else None)
     events = _frame(batch.where("category = 'sshd'").groupBy("event_template", "event_id")
                     .agg(F.count(F.lit(1)).alias("lines")).orderBy(F.desc("lines")).limit(TOP)
                     if batch is not None else None)
@@ -252,7 +256,8 @@ def _accounts(targeted: pd.DataFrame) -> str:
         if len(targeted) else ""
     table = _table(targeted, {"user": "account", "failures": "failed", "sources": "sources", "exists": "exists"},
                    numeric=("failures", "sources"))
-    return f'<section id="accounts"><h2>Most-targeted accounts</h2>{chart}{table}</section>'
+    return (f'<section id="accounts"><h2>Most-targeted accounts</h2><p>failed logins in the {TARGETED_DAYS} days to the '
+            f"batch's last event</p>{chart}{table}</section>")
 
 
 def _new(incidents: pd.DataFrame, previous_ids) -> str:

@@ -31,7 +31,12 @@ def windows_to_score(feature_rows, windows: list[int] | None):
     """The feature rows to score: all of them (`windows` None), else those of the given window starts."""
     if windows is None:
         return feature_rows
-    return feature_rows.where(F.unix_seconds("window_start").isin([int(w) for w in windows]))
+    if not windows:
+        return feature_rows.limit(0)
+    start = F.col("window_start")  # a range too, which Delta's file statistics skip on
+    return feature_rows.where((start >= F.timestamp_seconds(F.lit(int(min(windows)))))
+                              & (start <= F.timestamp_seconds(F.lit(int(max(windows)))))
+                              & F.unix_seconds(start).isin([int(w) for w in windows]))
 
 
 def score(scorer, rows: pd.DataFrame, model_version: str) -> pd.DataFrame:

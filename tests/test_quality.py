@@ -80,3 +80,32 @@ def test_schema_drift_is_named(tables):
     b, s, q, feats, eh = tables
     failed = _failed(_checks(tables, silver_df=s.withColumn("pid", F.col("pid").cast("string"))))
     assert failed["schema: silver"] == "pid is string not int"
+
+
+def test_the_lake_wide_checks_read_only_what_the_batch_can_have_changed(spark, tables, tmp_path):
+    b, s, q, feats, eh = tables
+    old = tmp_path / "old.log"  # an earlier batch, a month before, of another file
+    old.write_text("Feb  1 08:00:00 h sshd[9]: Failed password for admin from 198.51.100.1 port 1 ssh2\n")
+    b0 = bronze.to_bronze(bronze.read_text(spark, [str(old)]), "b0", "2026-01-01")
+    b0.write.parquet(str(tmp_path / "b0"))
+    silver.events(silver.parse(b0, 2024)).write.parquet(str(tmp_path / "s0"))
+    b0, s0 = spark.read.parquet(str(tmp_path / "b0")), spark.read.parquet(str(tmp_path / "s0"))
+    scope = quality.reach(s, b, 60)
+    assert (scope["lo"], scope["hi"]) == (1709460000, 1709463600)  # 2024-03-03 10:00 .. 11:00 UTC, whole hours
+    assert scope["file_ids"] == [b.first()["file_id"]]
+
+    def scoped(**tables_):
+        return {k: (quality.same_lines(v, scope) if k == "all_bronze" else
+                    quality.within(v, {"all_silver": "timestamp", "feature_rows": "window_start",
+                                       "events_hourly": "hour"}[k], scope)) for k, v in tables_.items()}
+
+    lake = dict(all_silver=s.unionByName(s0), feature_rows=feats, events_hourly=eh, all_bronze=b.unionByName(b0))
+    assert _failed(_checks(tables, **scoped(**lake))) == {}  # February is not in gold here, and not this batch's to check
+    assert set(_failed(_checks(tables, **lake))) == {"gold events_hourly = silver events (repeats counted)",
+                                                     "gold source features = silver events with a source"}
+    again = dict(lake, all_bronze=lake["all_bronze"].unionByName(b.where("line_number = 2").withColumn(
+        "batch_id", F.lit("b9"))))  # one of the batch's lines is in the lake twice
+    assert _failed(_checks(tables, **scoped(**again))) == {
+        "every line of a file is in bronze once (file_id, line_number)": "1 lines loaded more than once (2 rows)"}
+    short = dict(lake, events_hourly=eh.where("category != 'sshd'"))  # gold lost the batch's own hour
+    assert "gold events_hourly = silver events (repeats counted)" in _failed(_checks(tables, **scoped(**short)))
