@@ -100,14 +100,28 @@ def python_attempts(events: list[dict]) -> list[dict]:
                   key=lambda r: (r["src"], r["t"], r["source_file"] or "", r["line_number"]))
 
 
+def _src():
+    """An attempt's source (Silver's columns): its peer address, else the host name sshd logged."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce("src_ip", "src_host")
+
+
+def _sshd():
+    """The Silver rows attempts come from: sshd's, with a time."""
+    from pyspark.sql import functions as F
+
+    return (F.col("category") == "sshd") & F.col("timestamp").isNotNull()
+
+
 def spark_attempts(silver):
     """`python_attempts` over Silver (sshd rows), as a Spark DataFrame with ATTEMPT_COLUMNS."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     c = F.col
-    df = silver.where((c("category") == "sshd") & c("timestamp").isNotNull()).drop("outcome") \
-        .withColumn("src", F.coalesce("src_ip", "src_host")) \
+    df = silver.where(_sshd()).drop("outcome") \
+        .withColumn("src", _src()) \
         .withColumn("t", F.unix_micros("timestamp") / F.lit(1e6))
     conn = ("source_file", "host", "pid")
     failed = df.where(c("action") == "auth_failure").select(*conn).distinct().withColumn("_failed", F.lit(True))
@@ -168,20 +182,22 @@ def spark_periods(silver, batch, days: int) -> list[int]:
     c, days_s = F.col, days * 86400
 
     def period(t):
-        return F.floor((t - F.lit(int(PERIOD_ANCHOR))) / F.lit(days_s)).alias("p")
+        return F.floor((t - F.lit(int(PERIOD_ANCHOR))) / F.lit(days_s))
 
-    sshd = (c("category") == "sshd") & c("timestamp").isNotNull()
     t = F.unix_seconds(c("timestamp"))
-    own = batch.where(sshd).select(F.explode(F.array(t, t - F.lit(LOOKAHEAD_SECONDS))).alias("t")).select(period(c("t")))
-    src = F.coalesce("src_ip", "src_host")
-    logins = (batch.where(sshd & (c("action") == "auth_success")).groupBy(src.alias("src"), "user")
-              .agg(F.min("timestamp").alias("since")))
-    first = logins.agg(F.min("since")).first()[0]
-    periods = {int(r["p"]) for r in own.distinct().collect()}
-    if first is not None:
-        later = (silver.where(sshd & (c("timestamp") > F.lit(first))).select(src.alias("src"), "user", "timestamp")
+    success = c("action") == "auth_success"
+    # One pass over the batch: its periods (and those whose lookahead it falls in) and its first login.
+    row = batch.where(_sshd()).agg(
+        F.collect_set(period(t)).alias("own"), F.collect_set(period(t - F.lit(LOOKAHEAD_SECONDS))).alias("back"),
+        F.min(F.when(success, c("timestamp"))).alias("first")).first()
+    periods = {int(p) for p in (row["own"] or []) + (row["back"] or [])}
+    if row["first"] is not None:
+        logins = (batch.where(_sshd() & success).groupBy(_src().alias("src"), "user")
+                  .agg(F.min("timestamp").alias("since")))
+        later = (silver.where(_sshd() & (c("timestamp") > F.lit(row["first"])))
+                 .select(_src().alias("src"), "user", "timestamp")
                  .join(F.broadcast(logins), ["src", "user"]).where(c("timestamp") > c("since"))
-                 .select(period(F.unix_seconds(c("timestamp")))).distinct())
+                 .select(period(F.unix_seconds(c("timestamp"))).alias("p")).distinct())
         periods |= {int(r["p"]) for r in later.collect()}
     return sorted(periods)
 
@@ -191,8 +207,8 @@ def spark_known_good(silver):
     from pyspark.sql import functions as F
 
     c = F.col
-    return (silver.where((c("category") == "sshd") & (c("action") == "auth_success"))
-            .select(F.coalesce("src_ip", "src_host").alias("src"), "user").where(c("src").isNotNull()).distinct())
+    return (silver.where(_sshd() & (c("action") == "auth_success"))
+            .select(_src().alias("src"), "user").where(c("src").isNotNull()).distinct())
 
 
 def detect_periods(silver, periods: list[int] | None, days: int, anomalies=None,

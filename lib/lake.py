@@ -315,9 +315,10 @@ class Lake:
         df = self.read_table(spark, table)
         return [] if df is None else sorted(r[0] for r in df.select("batch_id").distinct().collect())
 
-    def history(self, spark, table: str) -> list[dict]:
-        """`DESCRIBE HISTORY` of `table`, newest version first."""
-        rows = spark.sql(f"DESCRIBE HISTORY {self.sql_name(table)}").select(
+    def history(self, spark, table: str, limit: int | None = None) -> list[dict]:
+        """`DESCRIBE HISTORY` of `table`, newest version first (the newest `limit` versions only)."""
+        last = f" LIMIT {int(limit)}" if limit is not None else ""
+        rows = spark.sql(f"DESCRIBE HISTORY {self.sql_name(table)}{last}").select(
             "version", "operation", "operationParameters").collect()
         return [r.asDict() for r in rows]
 
@@ -393,7 +394,7 @@ class Lake:
         """The table's current Delta version (what a reader sees now), None before its first commit."""
         if not self.is_delta(table, spark):
             return None
-        return self.history(spark, table)[0]["version"]
+        return self.history(spark, table, limit=1)[0]["version"]  # not the whole history: it grows every run
 
     def write_csv(self, df, table: str, filename: str, *, order_by: tuple) -> str:
         """One CSV file with a header at `<table>/<filename>`, rows sorted by `order_by`, replaced atomically.

@@ -55,7 +55,7 @@ SILVER_SCHEMA = tables.table("silver").types
 QUARANTINE_SCHEMA = tables.table("quarantine").types
 
 
-def reach(batch_silver: DataFrame, batch_bronze: DataFrame, window_minutes: int | None) -> dict | None:
+def reach(batch_silver: DataFrame, batch_bronze: DataFrame, window_minutes: int | None) -> dict:
     """What of the lake a batch can have changed, for the whole-lake checks to read only that:
     the span of event time its Silver rows cover, widened to whole hours and source-windows
     (`lo`..`hi`, epoch seconds; None when no row has a time), and the lines of its files

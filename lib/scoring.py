@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from pyspark.sql import functions as F
 
-from lib import features, tables
+from lib import features, gold, tables
 
 ANOMALIES_SCHEMA = tables.table("anomalies").ddl()
 
@@ -31,12 +31,7 @@ def windows_to_score(feature_rows, windows: list[int] | None):
     """The feature rows to score: all of them (`windows` None), else those of the given window starts."""
     if windows is None:
         return feature_rows
-    if not windows:
-        return feature_rows.limit(0)
-    start = F.col("window_start")  # a range too, which Delta's file statistics skip on
-    return feature_rows.where((start >= F.timestamp_seconds(F.lit(int(min(windows)))))
-                              & (start <= F.timestamp_seconds(F.lit(int(max(windows)))))
-                              & F.unix_seconds(start).isin([int(w) for w in windows]))
+    return feature_rows.where(gold.in_buckets(F.col("window_start"), windows, 1))  # window_start is a window's start
 
 
 def score(scorer, rows: pd.DataFrame, model_version: str) -> pd.DataFrame:
